@@ -1,0 +1,34 @@
+"""What the workflow hands to its activities: records, not contract payloads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.models import NewOrder, OrderStatus, TimelineEntry
+
+
+class NumberedEntry(BaseModel):
+    """A timeline entry with its position in the order's timeline (its idempotency key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=0)
+    entry: TimelineEntry
+
+
+class OrderRecord(BaseModel):
+    """The projection of one order run at one revision, with the timeline entries not yet written.
+
+    Writing a record twice, or an older record after a newer one, changes nothing: rows are keyed
+    by (run_id, seq) and the projection by run_id with its revision.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    workflow_id: str
+    revision: int = Field(ge=0)
+    order: NewOrder
+    status: OrderStatus
+    units: list[str] = Field(default_factory=list)
+    entries: list[NumberedEntry] = Field(default_factory=list)

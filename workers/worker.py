@@ -1,0 +1,70 @@
+"""The worker process: one client, one pool, the workflows and activities of the task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.db import apply_migrations, create_pool
+from activities.orders import OrderActivities
+from workers.settings import Settings
+from workflows.work_order import WorkOrder
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (WorkOrder,)
+
+
+async def connect(settings: Settings) -> Client:
+    """A client with the project's data converter."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Worker:
+    """The worker for ``task_queue`` with every workflow and activity of the project."""
+    orders = OrderActivities(pool)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=[orders.record_order],
+        graceful_shutdown_timeout=timedelta(seconds=5),
+    )
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM arrives), then shut down gracefully."""
+    stop = stop or _stop_on_signals()
+    pool = await create_pool(settings.database_url)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)
+        client = await connect(settings)
+        worker = build_worker(client, pool, task_queue=settings.task_queue)
+        log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        async with worker:
+            await stop.wait()
+            log.info("worker.stopping")
+        log.info("worker.stopped")
+    finally:
+        await pool.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
