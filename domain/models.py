@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.directory import DISTRICTS, ORGANISATIONS
 from domain.errors import InvalidOrder
@@ -207,6 +215,159 @@ class Receive(Action):
     """`receive`: the platform checks the order in (查收, Article 8.1)."""
 
 
+Text = Annotated[str, Field(min_length=1, max_length=5000)]
+OrgId = Annotated[str, Field(description="Org id from the organisation directory.")]
+
+
+class Propose(Action):
+    """`propose`: the platform's proposed handling (拟办意见, Article 6.1)."""
+
+    lead_unit: OrgId = Field(description="The unit that leads (Article 9).")
+    assisting_units: list[OrgId] = Field(default_factory=list, description="Units that assist.")
+    opinion: Text = Field(description="The proposed handling, in words.")
+
+    _check_lead = field_validator("lead_unit")(classmethod(lambda cls, v: _known_org(v)))
+
+    @field_validator("assisting_units")
+    @classmethod
+    def _check_assisting(cls, v: list[str]) -> list[str]:
+        for org in v:
+            _known_org(org)
+        if len(set(v)) != len(v):
+            raise ValueError("an assisting unit is listed twice")
+        return v
+
+
+class Review(Action):
+    """`review`: the supervising department approves or sends back the proposal (Art. 4.3, 8.3)."""
+
+    approved: bool = Field(description="True dispatches the order to the proposed units.")
+    comment: str = Field(default="", max_length=5000, description="Why, especially when sent back.")
+
+
+class ReturnToHotline(Action):
+    """`return_to_hotline`: the platform gives the order back to the city hotline."""
+
+    reason: Text = Field(description="Why the commission does not handle it.")
+
+
+class ContactMethod(StrEnum):
+    """How a unit reached the reporter."""
+
+    PHONE = "phone"
+    VISIT = "visit"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class ContactReporter(Action):
+    """`contact_reporter`: a unit records its contact with the reporter (Article 8.4)."""
+
+    at: AwareDatetime = Field(description="When the reporter was contacted.")
+    method: ContactMethod = Field(description="phone, visit, sms or other.")
+    note: str = Field(default="", max_length=5000, description="What was said.")
+
+
+class ReturnOrder(Action):
+    """`return_order`: a unit returns its handling order within 8 hours (Article 8.5)."""
+
+    reason: Text = Field(description="Why the unit returns it.")
+    basis: Text = Field(description="The written basis (regulation, responsibility list, …).")
+
+
+class RequestExtension(Action):
+    """`request_extension`: the lead unit cannot finish in time (Article 8.6)."""
+
+    reason: Text = Field(description="Why the deadline cannot be met.")
+    requested_due: AwareDatetime = Field(description="The proposed new completion deadline.")
+    reporter_notified_at: AwareDatetime = Field(description="When the reporter was told by phone.")
+    written_reply: Text = Field(description="The unit's written reply to the platform.")
+
+
+class Contribute(Action):
+    """`contribute`: an assisting unit's contribution (Article 9)."""
+
+    content: Text = Field(description="What the assisting unit did or found.")
+
+
+class ReleaseAssistingUnit(Action):
+    """`release_assisting_unit`: the platform releases an assisting unit from contributing."""
+
+    unit: OrgId = Field(description="The assisting unit released.")
+    reason: Text = Field(description="Why.")
+
+
+class SubmitResult(Action):
+    """`submit_result`: the lead unit's result, which completes the handling (Articles 7.1, 8.4)."""
+
+    result: Text = Field(description="What was done.")
+    reporter_informed_at: AwareDatetime = Field(description="When the reporter was told the result.")
+    appeal_materials: list[Text] = Field(
+        default_factory=list, description="Materials for an appeal, when the unit contests (7.2)."
+    )
+
+
+class FileAppeal(Action):
+    """`file_appeal`: the platform contests a dissatisfied verdict (Articles 5.5, 6.3)."""
+
+    reason: Text = Field(description="Why the verdict should not count.")
+    materials: list[Text] = Field(default_factory=list, description="The appeal materials.")
+
+
+class ExtensionDecision(Action):
+    """`extension_decision`: the city hotline approves or refuses a pending extension."""
+
+    approved: bool
+    approved_due: AwareDatetime | None = Field(default=None, description="Required when approved.")
+    note: str = Field(default="", max_length=5000)
+
+    @model_validator(mode="after")
+    def _due_when_approved(self) -> ExtensionDecision:
+        if self.approved and self.approved_due is None:
+            raise ValueError("approved_due is required when approved is true")
+        return self
+
+
+class Callback(Action):
+    """`callback`: the city hotline's callback verdict."""
+
+    verdict: Verdict
+    note: str = Field(default="", max_length=5000)
+
+
+class AppealDecision(Action):
+    """`appeal_decision`: the city hotline decides a pending appeal."""
+
+    upheld: bool
+    note: str = Field(default="", max_length=5000)
+
+
+class Withdraw(Action):
+    """`withdraw`: the city hotline withdraws the order."""
+
+    reason: Text
+
+
+#: Every action of the contract: name -> payload model.
+ACTIONS: Final[dict[str, type[Action]]] = {
+    "receive": Receive,
+    "propose": Propose,
+    "review": Review,
+    "return_to_hotline": ReturnToHotline,
+    "contact_reporter": ContactReporter,
+    "return_order": ReturnOrder,
+    "request_extension": RequestExtension,
+    "contribute": Contribute,
+    "release_assisting_unit": ReleaseAssistingUnit,
+    "submit_result": SubmitResult,
+    "file_appeal": FileAppeal,
+    "extension_decision": ExtensionDecision,
+    "callback": Callback,
+    "appeal_decision": AppealDecision,
+    "withdraw": Withdraw,
+}
+
+
 class TimelineEntry(_Value):
     """One thing that happened to an order."""
 
@@ -229,12 +390,117 @@ class RejectedAction(_Value):
 class DeadlineState(_Value):
     """One deadline of an order, with the rule that produced it and what became of it."""
 
+    kind: str = Field(description="`receipt`, `completion`, `rehandling_1`, `return:<unit>`, `callback`.")
+    label: str = Field(description="The name of its timer in the UI, e.g. `receipt window`.")
+    start: AwareDatetime = Field(description="When its clock started.")
     due: AwareDatetime
+    warn_at: AwareDatetime | None = Field(default=None, description="When the warning fires.")
     explanation: str
     calendar_confirmed: bool = True
     warned_at: AwareDatetime | None = None
     overdue_since: AwareDatetime | None = None
     met_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = Field(
+        default=None, description="When it stopped mattering without being met (order closed…)."
+    )
+    late_counts: bool = Field(
+        default=True, description="False for windows that are a right, not a duty (the 8-hour return)."
+    )
+
+
+class Contact(_Value):
+    """A recorded contact with the reporter."""
+
+    at: AwareDatetime
+    method: ContactMethod
+    note: str = ""
+    recorded_at: AwareDatetime
+    round: int = Field(description="0 for the first handling, n for re-handling round n.")
+
+
+class Contribution(_Value):
+    """An assisting unit's contribution."""
+
+    at: AwareDatetime
+    content: str
+
+
+class Assignment(_Value):
+    """One unit's handling order."""
+
+    unit: str
+    role: str = Field(description="`lead` or `assisting`.")
+    dispatched_at: AwareDatetime
+    return_due: AwareDatetime
+    state: str = Field(description="`active`, `returned` or `released`.")
+    ended_at: AwareDatetime | None = None
+    end_reason: str = ""
+    return_basis: str = ""
+    contacts: list[Contact] = Field(default_factory=list)
+    contributions: list[Contribution] = Field(default_factory=list)
+
+
+class ProposalRecord(_Value):
+    """A proposal and what the review made of it."""
+
+    at: AwareDatetime
+    by: Actor
+    lead_unit: str
+    assisting_units: list[str]
+    opinion: str
+    reviewed_at: AwareDatetime | None = None
+    approved: bool | None = None
+    comment: str = ""
+    reviewed_by: Actor | None = None
+
+
+class ExtensionRecord(_Value):
+    """An extension asked for, and the city hotline's decision."""
+
+    requested_at: AwareDatetime
+    by: Actor
+    deadline: str = Field(description="The deadline it would move (`completion` or `rehandling_n`).")
+    reason: str
+    current_due: AwareDatetime
+    requested_due: AwareDatetime
+    reporter_notified_at: AwareDatetime
+    written_reply: str
+    decision: str | None = Field(default=None, description="None while pending, else approved/refused.")
+    decided_at: AwareDatetime | None = None
+    approved_due: AwareDatetime | None = None
+    note: str = ""
+
+
+class ResultRecord(_Value):
+    """A result submitted by the lead unit."""
+
+    at: AwareDatetime
+    by: Actor
+    round: int
+    result: str
+    reporter_informed_at: AwareDatetime
+    appeal_materials: list[str] = Field(default_factory=list)
+
+
+class CallbackRecord(_Value):
+    """A callback verdict."""
+
+    at: AwareDatetime
+    round: int
+    verdict: Verdict
+    note: str = ""
+
+
+class AppealRecord(_Value):
+    """The platform's appeal and its decision."""
+
+    filed_at: AwareDatetime
+    by: Actor
+    reason: str
+    materials: list[str]
+    upheld: bool | None = None
+    decided_at: AwareDatetime | None = None
+    note: str = ""
 
 
 class OrderStatus(_Value):
@@ -250,10 +516,45 @@ class OrderStatus(_Value):
     rulebook: str
     phase: Phase
     outcome: Outcome | None = None
+    closed_at: AwareDatetime | None = None
+    waiting_for: str = Field(default="", description="What the order waits for, and until when.")
     deadlines: dict[str, DeadlineState] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
+    units: list[str] = Field(default_factory=list, description="Units assigned now, lead first.")
+    assignments: list[Assignment] = Field(default_factory=list)
+    proposals: list[ProposalRecord] = Field(default_factory=list)
+    extensions: list[ExtensionRecord] = Field(default_factory=list)
+    results: list[ResultRecord] = Field(default_factory=list)
+    callbacks: list[CallbackRecord] = Field(default_factory=list)
+    rehandling_round: int = 0
+    appeal: AppealRecord | None = None
     rejected_actions: list[RejectedAction] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class HandlingOrder(_Value):
+    """What a unit sees (承办工单, Article 8.2): no reporter name or phone when confidential."""
+
+    order_no: str
+    tier: Tier
+    category: Category
+    unit: str
+    role: str
+    dispatched_at: AwareDatetime
+    return_due: AwareDatetime
+    completion_due: AwareDatetime | None
+    completion_explanation: str
+    reporter_name: str | None
+    reporter_phone: str | None
+    confidential: bool
+    district: str
+    address: str
+    subject: str
+    description: str
+    demands: str
+    opinion: str = Field(description="The platform's approved proposal.")
+    phase: Phase
+    rehandling_round: int
 
 
 def describe_validation_error(err: ValidationError) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.calendar import CalendarYear
 from domain.models import NewOrder, OrderStatus, TimelineEntry
+from domain.order import OutboxItem
 
 
 class NumberedEntry(BaseModel):
@@ -32,3 +34,21 @@ class OrderRecord(BaseModel):
     status: OrderStatus
     units: list[str] = Field(default_factory=list)
     entries: list[NumberedEntry] = Field(default_factory=list)
+    outbox: list[OutboxItem] = Field(default_factory=list)
+    archive: bool = Field(default=False, description="The order closed: archive it in the same transaction.")
+
+
+class CalendarRequest(BaseModel):
+    """Which years of the business calendar an order needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    years: list[int]
+
+
+class CalendarYears(BaseModel):
+    """The stored (current version of the) calendar data of the years asked for that are known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    years: list[CalendarYear]

@@ -378,7 +378,34 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
         )
         return EXIT_UNAVAILABLE
     sys.stdout.write(result.message + "\n")
+    return _notify_orders([parsed.calendar.year])
+
+
+def _notify_orders(years: list[int]) -> int:
+    """Signal running orders with unconfirmed deadlines; say how many were told."""
+    from starter.calendar_notify import notify_calendar_change
+    from starter.client import HotlineClient, TemporalUnreachable
+
+    async def main() -> list[str]:
+        client = await HotlineClient.connect()
+        return await notify_calendar_change(client.client, years=years)
+
+    try:
+        told = asyncio.run(main())
+    except TemporalUnreachable as e:
+        # the import stands; a worker tells unconfirmed orders again whenever it starts
+        sys.stderr.write(
+            f"warning: running orders were not told of the change now ({e}); the next worker start "
+            "tells them, or run `hotline calendar notify YEAR` when Temporal is up\n"
+        )
+        return EXIT_OK
+    sys.stdout.write(f"told {len(told)} running order(s) with unconfirmed deadlines to recompute\n")
     return EXIT_OK
+
+
+def cmd_calendar_notify(args: argparse.Namespace) -> int:
+    """`hotline calendar notify`: tell running orders with unconfirmed deadlines to recompute."""
+    return _notify_orders(list(args.years))
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -418,7 +445,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_deadlines)
 
     cal = subparsers.add_parser("calendar", help="show or enter the business calendar (Art. 8.1)")
-    calsub = cal.add_subparsers(dest="calendar_command", required=True, metavar="{show,import}")
+    calsub = cal.add_subparsers(dest="calendar_command", required=True, metavar="{show,import,notify}")
     show = calsub.add_parser("show", help="a year's working days, holidays, make-up days, breaks")
     show.add_argument("year", type=_year_arg, help="the year, e.g. 2026")
     show.set_defaults(func=cmd_calendar_show)
@@ -431,3 +458,9 @@ def register(subparsers: Any) -> None:
     imp.add_argument("file", help="the calendar file (format: docs/calendar-format.md)")
     imp.add_argument("--by", help="who enters it (default: the login name)")
     imp.set_defaults(func=cmd_calendar_import)
+    notify = calsub.add_parser(
+        "notify",
+        help="tell running orders with unconfirmed deadlines to recompute (import does this itself)",
+    )
+    notify.add_argument("years", type=_year_arg, nargs="+", help="the year(s) that changed")
+    notify.set_defaults(func=cmd_calendar_notify)

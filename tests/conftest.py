@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities import calendar_store
 from activities.db import apply_migrations, create_pool
 from activities.reference import seed_organisations
 from workers.dev import TemporalDevServer, register_search_attributes, venv_binary
@@ -39,6 +40,7 @@ async def database_url(embedded_pg: EmbeddedPostgres) -> str:
     try:
         await apply_migrations(conn)
         await seed_organisations(conn)
+        await calendar_store.seed_from_package(conn)
     finally:
         await conn.close()
     return embedded_pg.url

@@ -39,7 +39,7 @@ def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Work
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=[orders.record_order],
+        activities=[orders.record_order, orders.load_calendar_years],
         graceful_shutdown_timeout=timedelta(seconds=5),
     )
 
@@ -55,11 +55,29 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         worker = build_worker(client, pool, task_queue=settings.task_queue)
         log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:
+            await _recheck_unconfirmed(client)
             await stop.wait()
             log.info("worker.stopping")
         log.info("worker.stopped")
     finally:
         await pool.close()
+
+
+async def _recheck_unconfirmed(client: Client) -> None:
+    """Tell running orders with unconfirmed deadlines to look at the calendar again.
+
+    `hotline calendar import` tells them itself; this catches an import made while Temporal was
+    down. An order whose calendar did not change recomputes nothing.
+    """
+    from starter.calendar_notify import notify_calendar_change
+
+    try:
+        told = await notify_calendar_change(client, years=[])
+    except Exception:  # visibility may lag or be unavailable; never keep the worker from running
+        log.warning("worker.recheck_failed", exc_info=True)
+        return
+    if told:
+        log.info("worker.recheck_unconfirmed", orders=len(told))
 
 
 def _stop_on_signals() -> asyncio.Event:

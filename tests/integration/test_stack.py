@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from domain.calendar import SHANGHAI
 from tests.workflows.helpers import new_order, running_worker
 from workers.dev import TemporalDevServer, venv_binary
 
@@ -67,7 +69,10 @@ class TestOrderThroughTheRealStack:
         is `received` in the status query, in its search attributes, and in PostgreSQL."""
         env = _env(dev_server, task_queue, database_url)
         no = _order_no()
-        (tmp_path / "order.json").write_text(json.dumps(new_order(no)), encoding="utf-8")
+        now = datetime.now(SHANGHAI).replace(microsecond=0)
+        (tmp_path / "order.json").write_text(
+            json.dumps(new_order(no, dispatched_at=now.isoformat())), encoding="utf-8"
+        )
         temporal = str(venv_binary("temporal"))
         async with running_worker(dev_client, pool, task_queue):
             started = await _run(
@@ -193,3 +198,117 @@ class TestBadInput:
         result = await _run(str(BIN / "hotline"), "order", "show", "NOPE404", env=env)
         assert result.returncode == 1
         assert "order NOPE404 not found" in result.stderr
+
+
+@pytest.mark.integration
+class TestWholeLifeWithTheTemporalCliAlone:
+    async def test_transfer_to_archive_with_plain_json(
+        self,
+        dev_server: TemporalDevServer,
+        dev_client: Client,
+        pool: asyncpg.Pool,
+        database_url: str,
+        task_queue: str,
+    ) -> None:
+        """An outsider with the `temporal` CLI and the contract takes an order from start to close,
+        through co-handling, an extension and a dissatisfied callback; the record is archived."""
+        env = _env(dev_server, task_queue, database_url)
+        no = _order_no()
+        wid = f"order-{no}"
+        temporal = str(venv_binary("temporal"))
+        now = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
+
+        async def update(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+            r = await _run(
+                temporal, "workflow", "update", "execute", "--address", dev_server.address,
+                "--workflow-id", wid, "--name", name, "--input", json.dumps(payload), "--output", "json",
+                env=env,
+            )  # fmt: skip
+            assert r.returncode == 0, f"{name}: {r.stderr}"
+            return dict(json.loads(r.stdout))
+
+        def who(org: str, role: str) -> dict[str, str]:
+            return {"org": org, "person": "x", "role": role}
+
+        async with running_worker(dev_client, pool, task_queue):
+            r = await _run(
+                temporal, "workflow", "start", "--address", dev_server.address, "--type", "WorkOrder",
+                "--task-queue", task_queue, "--workflow-id", wid,
+                "--input", json.dumps(new_order(no, dispatched_at=now)), env=env,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr
+            await update("receive", {"actor": who("center", "operator")})
+            await update(
+                "propose",
+                {"actor": who("center", "operator"), "lead_unit": "dept-lighting",
+                 "assisting_units": ["district-hexi"], "opinion": "照明处牵头，河西区配合"},
+            )  # fmt: skip
+            await update("review", {"actor": who("dept-hotline", "supervisor"), "approved": True})
+            await update(
+                "contact_reporter",
+                {
+                    "actor": who("dept-lighting", "handler"),
+                    "at": now,
+                    "method": "phone",
+                    "note": "已电话联系",
+                },
+            )
+            await update("contribute", {"actor": who("district-hexi", "handler"), "content": "已排查线路"})
+            await update(
+                "request_extension",
+                {"actor": who("dept-lighting", "handler"), "reason": "需更换电缆",
+                 "requested_due": "2099-01-01T00:00:00+08:00", "reporter_notified_at": now,
+                 "written_reply": "申请延期"},
+            )  # fmt: skip
+            await update(
+                "extension_decision",
+                {"actor": who("hotline", "hotline"), "approved": False, "note": "不同意延期"},
+            )
+            await update(
+                "submit_result",
+                {"actor": who("dept-lighting", "handler"), "result": "已修复", "reporter_informed_at": now},
+            )
+            await update("callback", {"actor": who("hotline", "hotline"), "verdict": "dissatisfied"})
+            await update(
+                "contact_reporter", {"actor": who("dept-lighting", "handler"), "at": now, "method": "visit"}
+            )
+            await update(
+                "submit_result",
+                {"actor": who("dept-lighting", "handler"), "result": "再次修复", "reporter_informed_at": now},
+            )
+            await update("callback", {"actor": who("hotline", "hotline"), "verdict": "satisfied"})
+            r = await _run(
+                temporal, "workflow", "result", "--address", dev_server.address, "--workflow-id", wid,
+                "--output", "json", env=env,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr
+            assert '"outcome": "satisfied"' in r.stdout.replace('":"', '": "')
+
+            for _ in range(50):
+                row = await pool.fetchrow("SELECT * FROM order_archive WHERE order_no = $1", no)
+                if row is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert row is not None
+            assert row["outcome"] == "satisfied"
+            assert {"receipt", "completion", "rehandling_1", "return:dept-lighting"} <= set(row["deadlines"])
+            kinds = [e["kind"] for e in row["timeline"]]
+            assert kinds.count("result_submitted") == 2
+            assert "extension_refused" in kinds
+            replies = await pool.fetch("SELECT kind FROM hotline_outbox WHERE order_no = $1 ORDER BY seq", no)
+            assert [x["kind"] for x in replies] == ["extension_application", "reply", "reply"]
+
+            desc = await dev_client.get_workflow_handle(wid).describe()
+            attrs = _typed(desc.typed_search_attributes)
+            names = {k.name: v for k, v in attrs.items()}
+            assert names["OrderPhase"] == "closed"
+            assert "dissatisfied" in names["OrderFlags"]
+
+
+@pytest.mark.integration
+async def test_calendar_notify_query_is_accepted_by_visibility(dev_client: Client) -> None:
+    """The visibility query that finds orders with unconfirmed deadlines is valid on a real server."""
+    from starter.calendar_notify import notify_calendar_change
+
+    told = await notify_calendar_change(dev_client, years=[2099])
+    assert told == []

@@ -41,3 +41,51 @@ async def running_worker(client: Client, pool: asyncpg.Pool, task_queue: str) ->
     worker = build_worker(client, pool, task_queue=task_queue)
     async with worker:
         yield worker
+
+
+PLATFORM = actor("center", "operator", "王工")
+SUPERVISOR = actor("dept-hotline", "supervisor", "李处")
+HOTLINE = actor("hotline", "hotline", "12345坐席")
+
+
+def unit(org: str, person: str = "张科") -> dict[str, str]:
+    """A handler of ``org``."""
+    return actor(org, "handler", person)
+
+
+class Driver:
+    """Sends the contract's actions to one order as updates, in plain JSON."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    async def do(self, name: str, who: dict[str, str], **payload: Any) -> Any:
+        from domain.models import OrderStatus
+
+        return await self.handle.execute_update(name, {"actor": who, **payload}, result_type=OrderStatus)
+
+    async def status(self) -> Any:
+        """The `status` query, once the order is set up (its calendar loaded, deadlines known)."""
+        import asyncio
+
+        from domain.models import OrderStatus
+
+        for _ in range(100):
+            s = await self.handle.query("status", result_type=OrderStatus)
+            if s.deadlines:
+                return s
+            await asyncio.sleep(0.05)
+        raise AssertionError("the order never finished setting up")
+
+    async def to_handling(self, lead: str = "dept-roads", assisting: list[str] | None = None) -> Any:
+        """receive -> propose -> review approved: the order is in handling."""
+        await self.do("receive", PLATFORM)
+        await self.do(
+            "propose", PLATFORM, lead_unit=lead, assisting_units=assisting or [], opinion="转道桥处办理"
+        )
+        return await self.do("review", SUPERVISOR, approved=True, comment="同意")
+
+    async def to_callback(self, now_iso: str, lead: str = "dept-roads") -> Any:
+        """From handling to awaiting_callback: contact, result."""
+        await self.do("contact_reporter", unit(lead), at=now_iso, method="phone", note="已联系")
+        return await self.do("submit_result", unit(lead), result="已修复", reporter_informed_at=now_iso)

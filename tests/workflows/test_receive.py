@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import OrderStatus, Phase
-from tests.workflows.helpers import actor, new_order, running_worker
+from tests.workflows.helpers import Driver, actor, new_order, running_worker
 
 
 def _no() -> str:
@@ -37,8 +37,12 @@ class TestReceive:
         client = time_skipping_env.client
         no = _no()
         async with running_worker(client, pool, task_queue):
+            now = await time_skipping_env.get_current_time()
             handle = await client.start_workflow(
-                "WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue
+                "WorkOrder",
+                new_order(no, dispatched_at=now.isoformat()),
+                id=f"order-{no}",
+                task_queue=task_queue,
             )
             status = await handle.execute_update("receive", {"actor": actor()}, result_type=OrderStatus)
             assert status.phase is Phase.RECEIVED
@@ -105,7 +109,7 @@ class TestReceive:
                 "WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue
             )
             await handle.signal("receive", {"actor": {"org": "center", "role": "boss"}})
-            status = await handle.query("status", result_type=OrderStatus)
+            status = await Driver(handle).status()
             assert status.phase is Phase.AWAITING_RECEIPT
             [rejected] = status.rejected_actions
             assert rejected.action == "receive"

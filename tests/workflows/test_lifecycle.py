@@ -1,0 +1,457 @@
+"""Every path of an order's life on the time-skipping server, with real activities and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from activities import calendar_store
+from domain.calendar import SHANGHAI, CalendarYear
+from domain.calendar_file import CalendarFile
+from domain.models import HandlingOrder, OrderStatus, Outcome, Phase
+from tests.workflows.helpers import HOTLINE, PLATFORM, SUPERVISOR, Driver, new_order, running_worker, unit
+from workers.dev import register_search_attributes, venv_binary
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+_STARTED: list[Driver] = []
+
+
+@pytest.fixture
+async def env(
+    pool: asyncpg.Pool, task_queue: str, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
+    """A time-skipping server of this test's own, with the project's worker.
+
+    The server's clock is global: a fresh server per test keeps one test's timers and sleeps from
+    holding another's.
+    """
+    e = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+    )
+    try:
+        await register_search_attributes(e.client)
+        async with running_worker(e.client, pool, task_queue):
+            yield e, task_queue
+            if os.environ.get("HOTLINE_RECORD_HISTORIES"):
+                await _record(request.node.name)
+    finally:
+        _STARTED.clear()
+        await e.shutdown()
+
+
+async def _record(test_name: str) -> None:
+    """Keep each order's history for the replay tests (`HOTLINE_RECORD_HISTORIES=1 make test`)."""
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for i, d in enumerate(_STARTED):
+        history = await d.handle.fetch_history()
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", test_name).strip("_")
+        (HISTORIES / f"{name}-{i}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def _start(env: tuple[WorkflowEnvironment, str], **changes: Any) -> tuple[Driver, str, datetime]:
+    e, tq = env
+    no = f"L{uuid.uuid4().hex[:12]}"
+    now = await e.get_current_time()
+    changes.setdefault("dispatched_at", now.isoformat())
+    handle = await e.client.start_workflow(
+        "WorkOrder", new_order(no, **changes), id=f"order-{no}", task_queue=tq
+    )
+    driver = Driver(handle)
+    _STARTED.append(driver)
+    return driver, no, now
+
+
+async def _refused(d: Driver, name: str, who: dict[str, str], **payload: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await d.do(name, who, **payload)
+    cause = err.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "Rejected"
+    return cause.message
+
+
+def _kinds(status: OrderStatus) -> list[str]:
+    return [e.kind for e in status.timeline]
+
+
+class TestHappyPath:
+    async def test_transfer_to_archive(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
+    ) -> None:
+        """receive, propose, review, dispatch, contact, result, callback satisfied: closed and archived."""
+        d, no, now = await _start(env)
+        s = await d.to_handling()
+        assert s.phase is Phase.IN_HANDLING
+        assert s.units == ["dept-roads"]
+        assert s.deadlines["return:dept-roads"].due == s.assignments[0].dispatched_at + timedelta(hours=8)
+        s = await d.to_callback(now.isoformat())
+        assert s.phase is Phase.AWAITING_CALLBACK
+        assert s.deadlines["completion"].met_at is not None
+        s = await d.do("callback", HOTLINE, verdict="satisfied", note="满意")
+        assert s.phase is Phase.CLOSED
+        assert s.outcome is Outcome.SATISFIED
+        final = OrderStatus.model_validate(await d.handle.result())
+        assert final.outcome is Outcome.SATISFIED
+        assert "completion_late" not in final.flags
+
+        row = await pool.fetchrow("SELECT * FROM order_archive WHERE order_no = $1", no)
+        assert row is not None
+        assert row["outcome"] == "satisfied"
+        assert set(row["deadlines"]) >= {"receipt", "completion", "return:dept-roads", "callback_0"}
+        assert all(v["explanation"] for v in row["deadlines"].values())
+        assert [e["kind"] for e in row["timeline"]] == _kinds(final)
+        stored = await pool.fetch("SELECT kind FROM order_timeline WHERE order_no = $1 ORDER BY seq", no)
+        assert [r["kind"] for r in stored] == _kinds(final)
+        replies = await pool.fetch("SELECT kind FROM hotline_outbox WHERE order_no = $1", no)
+        assert [r["kind"] for r in replies] == ["reply"]
+        dispatch = await pool.fetchval(
+            "SELECT count(*) FROM notification_outbox"
+            " WHERE order_no = $1 AND kind = 'dispatch' AND recipient = 'dept-roads'",
+            no,
+        )
+        assert dispatch == 1
+
+
+class TestCoHandling:
+    async def test_contributions_and_a_release(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """The lead's result waits for every assisting unit to contribute or be released."""
+        d, _, now = await _start(env)
+        s = await d.to_handling(assisting=["district-hexi", "unit-lighting-center"])
+        assert s.units == ["dept-roads", "district-hexi", "unit-lighting-center"]
+        await d.do("contact_reporter", unit("dept-roads"), at=now.isoformat(), method="visit")
+        msg = await _refused(
+            d, "submit_result", unit("dept-roads"), result="好了", reporter_informed_at=now.isoformat()
+        )
+        assert "district-hexi" in msg
+        assert "unit-lighting-center" in msg
+        await d.do("contribute", unit("district-hexi"), content="已清理现场")
+        await d.do("release_assisting_unit", PLATFORM, unit="unit-lighting-center", reason="不涉及照明")
+        s = await d.do(
+            "submit_result", unit("dept-roads"), result="已修复", reporter_informed_at=now.isoformat()
+        )
+        assert s.phase is Phase.AWAITING_CALLBACK
+        assert s.units == ["dept-roads", "district-hexi"]
+        released = next(a for a in s.assignments if a.unit == "unit-lighting-center")
+        assert released.state == "released"
+
+
+class TestReturns:
+    async def test_return_inside_8_hours_goes_back_to_the_platform(
+        self, env: tuple[WorkflowEnvironment, str]
+    ) -> None:
+        """The lead unit returns within 8 hours; the platform re-proposes another unit."""
+        d, _, _ = await _start(env)
+        await d.to_handling(assisting=["district-hexi"])
+        await env[0].sleep(timedelta(hours=7, minutes=59))
+        s = await d.do("return_order", unit("dept-roads"), reason="不属于本处职责", basis="三定方案")
+        assert s.phase is Phase.RECEIVED
+        assert s.units == []
+        msg = await _refused(
+            d, "propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="再转"
+        )
+        assert "returned this order already" in msg
+        s = await d.do("propose", PLATFORM, lead_unit="district-hexi", assisting_units=[], opinion="转河西区")
+        assert s.phase is Phase.IN_REVIEW
+
+    async def test_return_after_8_hours_is_refused_with_when_it_closed(
+        self, env: tuple[WorkflowEnvironment, str]
+    ) -> None:
+        """Past the 8-hour window a return is refused, naming the window and when it closed."""
+        d, _, _ = await _start(env)
+        s = await d.to_handling()
+        closes = s.deadlines["return:dept-roads"].due
+        await env[0].sleep(timedelta(hours=8, minutes=1))
+        msg = await _refused(d, "return_order", unit("dept-roads"), reason="不属于", basis="无")
+        assert "8-hour return window for dept-roads closed at" in msg
+        assert closes.isoformat(timespec="minutes") in msg
+        s = await d.status()
+        assert s.phase is Phase.IN_HANDLING
+        assert "return_window_closed" in _kinds(s)
+
+    async def test_return_to_the_hotline(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
+    ) -> None:
+        """The platform returns an order it does not handle; it closes and the hotline is told."""
+        d, no, _ = await _start(env)
+        await d.do("receive", PLATFORM)
+        s = await d.do("return_to_hotline", PLATFORM, reason="不属于城管职责")
+        assert s.outcome is Outcome.RETURNED_TO_HOTLINE
+        await d.handle.result()
+        rows = await pool.fetch("SELECT kind, payload FROM hotline_outbox WHERE order_no = $1", no)
+        assert [(r["kind"], r["payload"]["reason"]) for r in rows] == [("return", "不属于城管职责")]
+
+
+class TestExtension:
+    async def test_approved_moves_the_deadline(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
+    ) -> None:
+        """An approved extension moves the completion deadline to the approved instant."""
+        d, no, now = await _start(env)
+        s = await d.to_handling()
+        old = s.deadlines["completion"].due
+        wanted = old + timedelta(days=5)
+        s = await d.do(
+            "request_extension",
+            unit("dept-roads"),
+            reason="需协调管线单位",
+            requested_due=wanted.isoformat(),
+            reporter_notified_at=now.isoformat(),
+            written_reply="申请延期五天",
+        )
+        assert "extension_pending" in s.flags
+        await _refused(
+            d,
+            "request_extension",
+            unit("dept-roads"),
+            reason="再延",
+            requested_due=(wanted + timedelta(days=1)).isoformat(),
+            reporter_notified_at=now.isoformat(),
+            written_reply="x",
+        )
+        s = await d.do(
+            "extension_decision", HOTLINE, approved=True, approved_due=wanted.isoformat(), note="同意"
+        )
+        assert s.deadlines["completion"].due == wanted
+        assert "extended by the city hotline" in s.deadlines["completion"].explanation
+        assert "extension_pending" not in s.flags
+        assert s.extensions[0].decision == "approved"
+        rows = await pool.fetch("SELECT kind FROM hotline_outbox WHERE order_no = $1", no)
+        assert [r["kind"] for r in rows] == ["extension_application"]
+
+    async def test_refused_keeps_the_deadline(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """A refused extension leaves the deadline where it was."""
+        d, _, now = await _start(env)
+        s = await d.to_handling()
+        old = s.deadlines["completion"].due
+        await d.do(
+            "request_extension",
+            unit("dept-roads"),
+            reason="r",
+            requested_due=(old + timedelta(days=3)).isoformat(),
+            reporter_notified_at=now.isoformat(),
+            written_reply="w",
+        )
+        s = await d.do("extension_decision", HOTLINE, approved=False, note="不同意")
+        assert s.deadlines["completion"].due == old
+        assert s.extensions[0].decision == "refused"
+        msg = await _refused(d, "extension_decision", HOTLINE, approved=False)
+        assert "no extension is pending" in msg
+
+    async def test_asked_too_late_is_refused(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """After the completion deadline an extension can no longer be asked for."""
+        d, _, now = await _start(env, tier="extra_urgent")
+        s = await d.to_handling()
+        due = s.deadlines["completion"].due
+        await env[0].sleep(due - await env[0].get_current_time() + timedelta(seconds=1))
+        msg = await _refused(
+            d,
+            "request_extension",
+            unit("dept-roads"),
+            reason="r",
+            requested_due=(due + timedelta(hours=2)).isoformat(),
+            reporter_notified_at=now.isoformat(),
+            written_reply="w",
+        )
+        assert "passed at" in msg
+        s = await d.status()
+        assert "completion_late" in s.flags
+
+
+class TestDissatisfied:
+    async def test_rehandling_then_satisfied(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """Dissatisfied opens re-handling by the lead with a fresh deadline; then satisfied closes."""
+        d, _, now = await _start(env)
+        await d.to_handling(assisting=["district-hexi"])
+        await d.do("contribute", unit("district-hexi"), content="配合")
+        await d.to_callback(now.isoformat())
+        s = await d.do("callback", HOTLINE, verdict="dissatisfied", note="仍不亮")
+        assert s.phase is Phase.REHANDLING
+        assert s.rehandling_round == 1
+        assert "rehandling_1" in s.deadlines
+        assert "dissatisfied" in s.flags
+        msg = await _refused(d, "contact_reporter", unit("district-hexi"), at=now.isoformat(), method="phone")
+        assert "re-handling is by the lead unit" in msg
+        now2 = (await env[0].get_current_time()).isoformat()
+        await d.do("contact_reporter", unit("dept-roads"), at=now2, method="phone")
+        s = await d.do("submit_result", unit("dept-roads"), result="更换灯具", reporter_informed_at=now2)
+        assert s.phase is Phase.AWAITING_CALLBACK
+        s = await d.do("callback", HOTLINE, verdict="basically_satisfied")
+        assert s.outcome is Outcome.BASICALLY_SATISFIED
+
+    @pytest.mark.parametrize(
+        ("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)]
+    )
+    async def test_dissatisfied_twice_then_appeal(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool, upheld: bool, outcome: Outcome
+    ) -> None:
+        """Two dissatisfied callbacks, an appeal with the unit's materials, the hotline decides."""
+        d, no, now = await _start(env)
+        await d.to_handling()
+        await d.to_callback(now.isoformat())
+        await d.do("callback", HOTLINE, verdict="dissatisfied")
+        await d.do("contact_reporter", unit("dept-roads"), at=now.isoformat(), method="phone")
+        await d.do(
+            "submit_result",
+            unit("dept-roads"),
+            result="再次处理",
+            reporter_informed_at=now.isoformat(),
+            appeal_materials=["现场照片", "检测报告"],
+        )
+        s = await d.do("callback", HOTLINE, verdict="dissatisfied", note="诉求超出职责")
+        assert s.rehandling_round == 2
+        s = await d.do("file_appeal", PLATFORM, reason="诉求不合理", materials=["申诉报告"])
+        assert s.phase is Phase.APPEALING
+        assert "appealed" in s.flags
+        s = await d.do("appeal_decision", HOTLINE, upheld=upheld, note="")
+        assert s.outcome is outcome
+        await d.handle.result()
+        row = await pool.fetchrow(
+            "SELECT payload FROM hotline_outbox WHERE order_no = $1 AND kind = 'appeal'", no
+        )
+        assert row["payload"]["materials"] == ["申诉报告", "现场照片", "检测报告"]
+
+
+class TestEndings:
+    async def test_withdrawal(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """The city hotline withdraws an order in handling; the units are told; nothing more is accepted."""
+        d, _, _ = await _start(env)
+        await d.to_handling()
+        s = await d.do("withdraw", HOTLINE, reason="市民撤诉")
+        assert s.outcome is Outcome.WITHDRAWN
+        await _refused(d, "contribute", unit("dept-roads"), content="x")
+
+    async def test_no_callback_after_the_wait(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """An order waiting for its callback past the rulebook's 30 days closes as no_callback."""
+        d, _, now = await _start(env)
+        await d.to_handling()
+        await d.to_callback(now.isoformat())
+        await env[0].sleep(timedelta(days=30, minutes=1))
+        final = OrderStatus.model_validate(await d.handle.result())
+        assert final.outcome is Outcome.NO_CALLBACK
+        assert "no_callback" in _kinds(final)
+
+
+class TestTimers:
+    async def test_late_arrival_marks_missed_windows_at_once(
+        self, env: tuple[WorkflowEnvironment, str]
+    ) -> None:
+        """An order dispatched long ago: receipt and completion marked warned and overdue at start."""
+        d, _, _ = await _start(
+            env, dispatched_at=(datetime.fromisoformat("2026-03-06T09:00:00+08:00")).isoformat()
+        )
+        s = await d.status()
+        assert {"receipt_late", "completion_late"} <= set(s.flags)
+        assert s.deadlines["receipt"].overdue_since == s.deadlines["receipt"].due
+        s = await d.do("receive", PLATFORM)
+        assert "receipt_late" in s.flags
+        assert s.deadlines["receipt"].met_at is not None
+
+    async def test_receipt_warning_and_escalation_at_their_instants(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
+    ) -> None:
+        """The receipt warning fires at 80% of the window, the escalation at its end, to the platform
+        and its supervising department."""
+        e = env[0]
+        d, no, _ = await _start(env, tier="extra_urgent")
+        s = await d.status()
+        r = s.deadlines["receipt"]
+        assert r.warn_at == r.start + (r.due - r.start) * 0.8
+        await e.sleep(r.warn_at - await e.get_current_time() - timedelta(seconds=5))
+        s = await d.status()
+        assert s.deadlines["receipt"].warned_at is None
+        await e.sleep(timedelta(seconds=10))
+        s = await d.status()
+        warned = s.deadlines["receipt"].warned_at
+        assert warned is not None
+        assert r.warn_at <= warned <= r.warn_at + timedelta(seconds=10)
+        await e.sleep(r.due - await e.get_current_time() + timedelta(seconds=5))
+        s = await d.status()
+        assert s.deadlines["receipt"].overdue_since == r.due
+        assert "receipt_late" in s.flags
+        rows = await pool.fetch(
+            "SELECT recipient FROM notification_outbox"
+            " WHERE order_no = $1 AND kind = 'receipt_overdue' ORDER BY recipient",
+            no,
+        )
+        assert [x["recipient"] for x in rows] == ["center", "dept-hotline"]
+
+
+class TestQueries:
+    async def test_handling_order_hides_a_confidential_reporter(
+        self, env: tuple[WorkflowEnvironment, str]
+    ) -> None:
+        """A unit never sees a confidential reporter's name or phone; an unassigned unit sees nothing."""
+        d, _, _ = await _start(env, reporter={"name": "王五", "phone": "13700000000", "confidential": True})
+        await d.to_handling()
+        view = await d.handle.query("handling_order", "dept-roads", result_type=HandlingOrder)
+        assert view.reporter_name is None
+        assert view.reporter_phone is None
+        assert "王五" not in view.model_dump_json()
+        assert "13700000000" not in view.model_dump_json()
+        with pytest.raises(Exception, match="not assigned"):
+            await d.handle.query("handling_order", "district-hebei")
+
+
+class TestStanding:
+    async def test_review_by_a_non_supervisor_is_refused(self, env: tuple[WorkflowEnvironment, str]) -> None:
+        """Only the platform's supervising department reviews; history gets nothing from a refusal."""
+        d, _, _ = await _start(env)
+        await d.do("receive", PLATFORM)
+        await d.do("propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="o")
+        msg = await _refused(d, "review", unit("district-hexi"), approved=True)
+        assert "dept-hotline" in msg
+        s = await d.do("review", SUPERVISOR, approved=False, comment="牵头单位不对")
+        assert s.phase is Phase.RECEIVED
+
+
+class TestCalendarChange:
+    async def test_an_announced_year_recomputes_unconfirmed_deadlines(
+        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
+    ) -> None:
+        """An order whose completion falls in a year the calendar did not know is recomputed when
+        that year is entered, and records the old and the new instant."""
+        e = env[0]
+        now = await e.get_current_time()
+        target = datetime(now.year, 12, 30, 10, 0, tzinfo=SHANGHAI)
+        if target <= now:
+            target = target.replace(year=now.year + 1)
+        await e.sleep(target - now + timedelta(seconds=1))
+        d, _, _ = await _start(env, dispatched_at=target.isoformat())
+        s = await d.status()
+        before = s.deadlines["completion"]
+        assert before.calendar_confirmed is False
+        assert "calendar_unconfirmed" in s.flags
+        year = target.year + 1
+        holidays = {date(year, 1, day): "元旦（测试）" for day in range(1, 8)}
+        await calendar_store.import_year(
+            pool,
+            CalendarFile(calendar=CalendarYear(year=year, holidays=holidays), source="test"),
+            entered_by="test",
+        )
+        await d.handle.signal("calendar_changed", {"years": [year]})
+        for _ in range(100):
+            s = await d.status()
+            if "deadline_recomputed" in _kinds(s):
+                break
+            await asyncio.sleep(0.05)
+        after = s.deadlines["completion"]
+        assert after.calendar_confirmed is True
+        assert after.due > before.due
+        assert "calendar_unconfirmed" not in s.flags
+        entry = next(x for x in s.timeline if x.kind == "deadline_recomputed")
+        assert before.due.isoformat(timespec="minutes") in entry.detail
+        assert after.due.isoformat(timespec="minutes") in entry.detail
