@@ -122,9 +122,7 @@ async def _insert_year(
         (cal.year, version, d, "holiday", name) for d, name in sorted(cal.holidays.items())
     ]
     days += [(cal.year, version, d, "makeup", name) for d, name in sorted(cal.makeup_days.items())]
-    await conn.copy_records_to_table(
-        "calendar_days", records=days, columns=["year", "version", "day", "kind", "name"]
-    )
+    await conn.copy_records_to_table("calendar_days", records=days, columns=["year", "version", "day", "kind", "name"])
     return _version(row)
 
 
@@ -187,9 +185,7 @@ async def load_calendar(db: Db) -> BusinessCalendar:
         makeup.setdefault(year, {})
         if r["day"] is not None:
             (holidays if r["kind"] == "holiday" else makeup)[year][r["day"]] = r["name"]
-    return BusinessCalendar(
-        CalendarYear(year=y, holidays=holidays[y], makeup_days=makeup[y]) for y in holidays
-    )
+    return BusinessCalendar(CalendarYear(year=y, holidays=holidays[y], makeup_days=makeup[y]) for y in holidays)
 
 
 async def import_year(
@@ -218,9 +214,7 @@ async def import_year(
     cal = parsed.calendar
     async with _transaction(db) as conn:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _CALENDAR_LOCK)
-        current = await conn.fetchval(
-            "SELECT max(version) FROM calendar_year_versions WHERE year = $1", cal.year
-        )
+        current = await conn.fetchval("SELECT max(version) FROM calendar_year_versions WHERE year = $1", cal.year)
         changed = True
         if current is not None:
             changed = await _days_of(conn, cal.year, current) != cal

@@ -39,9 +39,7 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
                    sha256 text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {
-            r["name"]: r["sha256"] for r in await conn.fetch("SELECT name, sha256 FROM schema_migrations")
-        }
+        done = {r["name"]: r["sha256"] for r in await conn.fetch("SELECT name, sha256 FROM schema_migrations")}
         for name, sql in migrations():
             digest = hashlib.sha256(sql.encode()).hexdigest()
             if name in done:
@@ -50,9 +48,7 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, digest
-                )
+                await conn.execute("INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, digest)
             applied_now.append(name)
             log.info("db.migrated", migration=name)
     finally:

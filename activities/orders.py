@@ -133,14 +133,10 @@ class OrderActivities:
             await self._notify(conn, record.run_id, order_no, item, route=item.recipient)
             duty = await self._on_duty(conn, calendar, item, record.status.platform.value)
             if duty is not None:
-                await self._notify(
-                    conn, record.run_id, order_no, item, route=f"duty:{item.recipient}", duty=duty
-                )
+                await self._notify(conn, record.run_id, order_no, item, route=f"duty:{item.recipient}", duty=duty)
 
     @staticmethod
-    async def _notify(
-        conn: Any, run_id: str, order_no: str, item: OutboxItem, *, route: str, duty: Any = None
-    ) -> None:
+    async def _notify(conn: Any, run_id: str, order_no: str, item: OutboxItem, *, route: str, duty: Any = None) -> None:
         await conn.execute(
             """
             INSERT INTO notification_outbox (run_id, seq, route, order_no, recipient, kind, body, due,

@@ -106,8 +106,7 @@ class HolidayBreak(_Value):
     end: date = Field(description="Last day of the break (inclusive).")
     names: tuple[str, ...] = Field(description="Holiday names in the break, in order of first day.")
     confirmed: bool = Field(
-        description="The break and the day on each side of it lie in years with known data, so "
-        "its length is certain."
+        description="The break and the day on each side of it lie in years with known data, so its length is certain."
     )
 
     @property

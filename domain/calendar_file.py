@@ -45,9 +45,7 @@ class CalendarFileError(CalendarError):
         self.problems = problems
         self.filename = filename
         lines = [f"{filename}:{n}: {reason}" if n else f"{filename}: {reason}" for n, reason in problems]
-        super().__init__(
-            "calendar file refused, nothing was imported:\n" + "\n".join(f"  {x}" for x in lines)
-        )
+        super().__init__("calendar file refused, nothing was imported:\n" + "\n".join(f"  {x}" for x in lines))
 
 
 class CalendarFile(BaseModel):
@@ -128,16 +126,13 @@ def parse_calendar_file(text: str, *, filename: str = "<file>") -> CalendarFile:
                     d = _parse_day(span, year)
                     if d.weekday() < 5:
                         raise ValueError(
-                            f"{d} is a weekday ({day_name(d)}); a make-up working day must be a "
-                            "Saturday or Sunday"
+                            f"{d} is a weekday ({day_name(d)}); a make-up working day must be a Saturday or Sunday"
                         )
                     if not name:
                         raise ValueError("a make-up working day needs the holiday's name")
                     workdays.append((n, d, name))
             else:
-                raise ValueError(
-                    f"unknown statement {keyword!r}; allowed: year, source, note, holiday, workday"
-                )
+                raise ValueError(f"unknown statement {keyword!r}; allowed: year, source, note, holiday, workday")
         except ValueError as e:
             problems.append((n, str(e)))
 

@@ -162,10 +162,7 @@ def receipt_deadline(
     first_day, last_day = d, w.date()
     if long_break is not None:
         delta = rb.receipt_after_long_break
-        why = (
-            f"the wait spans the {long_break.days}-day {long_break.name} break "
-            f"(>= {rb.long_break_min_days} days)"
-        )
+        why = f"the wait spans the {long_break.days}-day {long_break.name} break (>= {rb.long_break_min_days} days)"
     else:
         delta = rb.receipt_after_work_start
         if waited:
@@ -178,10 +175,7 @@ def receipt_deadline(
         last_day = max(last_day, b.end + timedelta(days=1))
     due = w + delta
     confirmed, note = _confirmation(calendar, first_day, last_day)
-    text = (
-        f"{head} (non-working period); work resumes {_fmt(w)}; {why} -> +{_fmt_delta(delta)} = "
-        f"{_fmt(due)}{note}"
-    )
+    text = f"{head} (non-working period); work resumes {_fmt(w)}; {why} -> +{_fmt_delta(delta)} = {_fmt(due)}{note}"
     return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
 
 
@@ -213,9 +207,7 @@ def _working_days_deadline(
     else:
         listed = f"{_fmt_day(calendar.next_working_day(first_counted))} .. {_fmt_day(last)}"
     skipped = calendar.breaks_between(first_counted, last)
-    skip_note = (
-        "; skipping the " + ", ".join(f"{b.days}-day {b.name} break" for b in skipped) if skipped else ""
-    )
+    skip_note = "; skipping the " + ", ".join(f"{b.days}-day {b.name} break" for b in skipped) if skipped else ""
     confirmed, note = _confirmation(calendar, first_counted, last)
     text = (
         f"{label}: {started} {_fmt(t)}; {what}: {days} working day{'s' if days != 1 else ''}, "

@@ -110,9 +110,7 @@ class Reporter(_Value):
     """The citizen who called the hotline. Personal data: never logged, never in search attributes."""
 
     name: str = Field(min_length=1, max_length=64, description="Reporter's name.")
-    phone: str = Field(
-        pattern=r"^\+?[0-9][0-9 -]{2,31}$", description="Reporter's phone number (digits, +, -)."
-    )
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{2,31}$", description="Reporter's phone number (digits, +, -).")
     confidential: bool = Field(
         default=False,
         description="The reporter asked for confidentiality (Art. 8.2): units never see name or phone.",

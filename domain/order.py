@@ -265,9 +265,7 @@ class Order:
             return
         self._note(now, "review_approved", a, a.comment or "approved")
         self.phase = Phase.IN_HANDLING
-        for unit, role in [(proposal.lead_unit, "lead")] + [
-            (u, "assisting") for u in proposal.assisting_units
-        ]:
+        for unit, role in [(proposal.lead_unit, "lead")] + [(u, "assisting") for u in proposal.assisting_units]:
             self._dispatch(unit, role, now)
 
     def _dispatch(self, unit: str, role: str, now: datetime) -> None:
@@ -291,16 +289,12 @@ class Order:
     # return to the city hotline --------------------------------------------------------------
 
     def _check_return_to_hotline(self, a: ReturnToHotline, now: datetime) -> None:
-        require_phase(
-            "return_to_hotline", self.phase, {Phase.AWAITING_RECEIPT, Phase.RECEIVED, Phase.IN_REVIEW}
-        )
+        require_phase("return_to_hotline", self.phase, {Phase.AWAITING_RECEIPT, Phase.RECEIVED, Phase.IN_REVIEW})
         self._require_operator("return_to_hotline", a)
 
     def _apply_return_to_hotline(self, a: ReturnToHotline, now: datetime) -> None:
         self._note(now, "returned_to_hotline", a, a.reason)
-        self._to_hotline(
-            now, "return", f"order returned to the city hotline: {a.reason}", {"reason": a.reason}
-        )
+        self._to_hotline(now, "return", f"order returned to the city hotline: {a.reason}", {"reason": a.reason})
         self._close(now, Outcome.RETURNED_TO_HOTLINE)
 
     # units: contact, return, contribute, release ---------------------------------------------
@@ -330,9 +324,7 @@ class Order:
         lead = self._assignment(unit)
         assert lead is not None
         self._end_assignment(unit, "returned", now, a.reason, basis=a.basis)
-        self._note(
-            now, "unit_returned", a, f"{unit} returned its handling order: {a.reason} (basis: {a.basis})"
-        )
+        self._note(now, "unit_returned", a, f"{unit} returned its handling order: {a.reason} (basis: {a.basis})")
         self._notify(now, self.new.platform.value, "unit_returned", f"{unit} returned the order: {a.reason}")
         if lead.role == "lead":
             for other in self._active():
@@ -546,9 +538,7 @@ class Order:
         require_phase("callback", self.phase, {Phase.AWAITING_CALLBACK})
 
     def _apply_callback(self, a: Callback, now: datetime) -> None:
-        self.callbacks.append(
-            CallbackRecord(at=now, round=self.rehandling_round, verdict=a.verdict, note=a.note)
-        )
+        self.callbacks.append(CallbackRecord(at=now, round=self.rehandling_round, verdict=a.verdict, note=a.note))
         self._meet(f"callback_{self.rehandling_round}", now)
         self._note(now, "callback", a, f"{a.verdict.value}: {a.note}".rstrip(": "))
         if a.verdict is not Verdict.DISSATISFIED:
@@ -569,14 +559,10 @@ class Order:
         self.rehandling_round += 1
         self.round_started_at = now
         self.phase = Phase.REHANDLING
-        d = dl.rehandling_deadline(
-            self.rulebook, self.calendar, now, tier=self.new.tier, category=self.new.category
-        )
+        d = dl.rehandling_deadline(self.rulebook, self.calendar, now, tier=self.new.tier, category=self.new.category)
         key = f"rehandling_{self.rehandling_round}"
         self._set_deadline(d, key=key, label=f"re-handling deadline {self.rehandling_round}")
-        self._note(
-            now, "rehandling_opened", None, f"round {self.rehandling_round} by {lead}; due {_iso(d.due)}"
-        )
+        self._note(now, "rehandling_opened", None, f"round {self.rehandling_round} by {lead}; due {_iso(d.due)}")
         for org in [lead, self.new.platform.value]:
             self._notify(
                 now,
@@ -763,9 +749,7 @@ class Order:
                     "calendar_confirmed": fresh.calendar_confirmed,
                 }
             )
-            self._note(
-                now, "deadline_recomputed", None, f"{key}: {_iso(d.due)} -> {_iso(fresh.due)} (new calendar)"
-            )
+            self._note(now, "deadline_recomputed", None, f"{key}: {_iso(d.due)} -> {_iso(fresh.due)} (new calendar)")
             changed.append(key)
         self._refresh_calendar_flag()
         return changed
@@ -774,9 +758,7 @@ class Order:
         args = {"tier": self.new.tier, "category": self.new.category}
         if key == "receipt":
             return dl.receipt_deadline(self.rulebook, self.calendar, d.start, **args)  # type: ignore[arg-type]
-        if key == "completion" and not any(
-            e.decision == "approved" and e.deadline == key for e in self.extensions
-        ):
+        if key == "completion" and not any(e.decision == "approved" and e.deadline == key for e in self.extensions):
             return dl.completion_deadline(self.rulebook, self.calendar, d.start, **args)  # type: ignore[arg-type]
         if key.startswith("rehandling_") and not any(
             e.decision == "approved" and e.deadline == key for e in self.extensions
@@ -935,8 +917,7 @@ class Order:
 
     def _refresh_calendar_flag(self) -> None:
         unconfirmed = any(
-            not d.calendar_confirmed and d.met_at is None and d.closed_at is None
-            for d in self.deadlines.values()
+            not d.calendar_confirmed and d.met_at is None and d.closed_at is None for d in self.deadlines.values()
         )
         (self._flag if unconfirmed else self._unflag)("calendar_unconfirmed")
 
@@ -1058,9 +1039,7 @@ class Order:
     def _require_lead(self, name: str, a: Action) -> Assignment:
         x = self._require_assigned(name, a)
         if x.role != "lead":
-            raise Rejected(
-                f"{name} refused: {a.actor.org} assists; allowed: the lead unit {self._lead_unit()}"
-            )
+            raise Rejected(f"{name} refused: {a.actor.org} assists; allowed: the lead unit {self._lead_unit()}")
         return x
 
     def _require_not_future(self, name: str, field: str, t: datetime, now: datetime) -> None:

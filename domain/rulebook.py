@@ -76,9 +76,7 @@ class Rulebook(_Value):
     title: str = Field(default="", description="What the version is, for a person.")
 
     work_start: time = Field(default=time(9), description="Working period start (Article 8.1).")
-    work_end: time = Field(
-        default=time(16), description="Working period end, itself non-working (Article 8.1)."
-    )
+    work_end: time = Field(default=time(16), description="Working period end, itself non-working (Article 8.1).")
     receipt_in_working_period: timedelta = Field(
         default=timedelta(hours=3),
         description="Receipt window when dispatched in the working period, wall clock (Art. 8.1).",
@@ -227,9 +225,7 @@ def rulebook_for(instant: datetime, *, books: tuple[Rulebook, ...] = RULEBOOKS) 
             break
     if chosen is None:
         first = books[0].effective_from.isoformat() if books else "(none)"
-        raise RulebookError(
-            f"no rulebook in force on {day.isoformat()}; the first version takes effect on {first}"
-        )
+        raise RulebookError(f"no rulebook in force on {day.isoformat()}; the first version takes effect on {first}")
     return chosen
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 
 #: Orders still running with a deadline computed on a year the calendar did not know.
-UNCONFIRMED_QUERY = (
-    "WorkflowType = 'WorkOrder' AND ExecutionStatus = 'Running' AND OrderFlags = 'calendar_unconfirmed'"
-)
+UNCONFIRMED_QUERY = "WorkflowType = 'WorkOrder' AND ExecutionStatus = 'Running' AND OrderFlags = 'calendar_unconfirmed'"
 
 CALENDAR_CHANGED = "calendar_changed"
 

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from domain.errors import InvalidOrder
 from domain.models import NewOrder, describe_validation_error, workflow_id_for
-from starter.client import TemporalUnreachable
+from starter import orders_cmd
+from starter.client import ActionRefused, OrderNotFound, TemporalUnreachable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -75,9 +76,7 @@ def _read_json(source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise CliError(
-            f"{source}: not JSON: {err.msg} at line {err.lineno} column {err.colno}", EXIT_USAGE
-        ) from None
+        raise CliError(f"{source}: not JSON: {err.msg} at line {err.lineno} column {err.colno}", EXIT_USAGE) from None
 
 
 def parse_new_order(raw: Any, *, now: datetime) -> NewOrder:
@@ -113,21 +112,12 @@ def _cmd_order_start(args: argparse.Namespace) -> int:
     return _run(main())
 
 
-def _cmd_order_show(args: argparse.Namespace) -> int:
-    async def main() -> int:
-        from starter.client import HotlineClient, OrderNotFound
+def _cmd_orgs(args: argparse.Namespace) -> int:
+    from domain.directory import ORGANISATIONS
 
-        client = await HotlineClient.connect()
-        try:
-            status = await client.status(args.order_no)
-        except OrderNotFound:
-            raise CliError(
-                f"order {args.order_no} not found (no workflow {workflow_id_for(args.order_no)})"
-            ) from None
-        print(status.model_dump_json(indent=2))
-        return EXIT_OK
-
-    return _run(main())
+    for org, (kind, name) in ORGANISATIONS.items():
+        print(f"{org:24} {kind.value:20} {name}")
+    return EXIT_OK
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -143,23 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run the production worker (HOTLINE_* settings)")
     p.set_defaults(func=_cmd_worker)
 
-    order = sub.add_parser("order", help="start and inspect orders")
+    p = sub.add_parser("orgs", help="the organisation directory: every org id that may act")
+    p.set_defaults(func=_cmd_orgs)
+
+    order = sub.add_parser("order", help="start, act on, show, list and import orders")
     osub = order.add_subparsers(dest="order_command", required=True, metavar="ACTION")
     p = osub.add_parser("start", help="start one order from a NewOrder JSON file (- for stdin)")
     p.add_argument("file", help="path of the JSON file, or - for standard input")
     p.set_defaults(func=_cmd_order_start)
-    p = osub.add_parser("show", help="print an order's status")
-    p.add_argument("order_no")
-    p.set_defaults(func=_cmd_order_show)
+    orders_cmd.register_views(osub, sub)
+    orders_cmd.register_order_actions(osub)
 
     _register_optional(sub)
     return parser
 
 
 def _register_optional(sub: Any) -> None:
-    from starter import deadlines_cmd
+    from starter import deadlines_cmd, demo, outbox_cmd, schemas_cmd
 
     deadlines_cmd.register(sub)
+    schemas_cmd.register(sub)
+    outbox_cmd.register(sub)
+    demo.register(sub)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -174,6 +169,16 @@ def run(argv: list[str] | None = None) -> int:
         return err.code
     except TemporalUnreachable as err:
         print(f"hotline: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except orders_cmd.UsageError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except ActionRefused as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_FAILED
+    except OrderNotFound as err:
+        no = str(err)
+        print(f"order {no} not found (no workflow {workflow_id_for(no)})", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

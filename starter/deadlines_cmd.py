@@ -243,9 +243,7 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
 
     try:
         if not args.tier or not args.dispatched_at:
-            raise BadInputError(
-                f"give --tier and --dispatched-at (or --batch - for NDJSON on stdin); tiers: {_TIERS}"
-            )
+            raise BadInputError(f"give --tier and --dispatched-at (or --batch - for NDJSON on stdin); tiers: {_TIERS}")
         tier = _tier(args.tier)
         t = _instant(args.dispatched_at)
         category = _category(args.category or Category.GENERAL.value)
@@ -373,8 +371,7 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
         result: calendar_store.ImportResult = asyncio.run(_with_pool(store))
     except DatabaseUnavailableError as e:
         sys.stderr.write(
-            f"error: the calendar import needs the database, which cannot be reached: {e}; "
-            "nothing was imported\n"
+            f"error: the calendar import needs the database, which cannot be reached: {e}; nothing was imported\n"
         )
         return EXIT_UNAVAILABLE
     sys.stdout.write(result.message + "\n")

@@ -106,9 +106,7 @@ def _image_parts(image: str) -> tuple[str, str | None]:
 
 
 def _image_of(services: dict[str, dict[str, Any]], repo: str) -> list[str]:
-    return [
-        svc["image"] for svc in services.values() if "image" in svc and _image_parts(svc["image"])[0] == repo
-    ]
+    return [svc["image"] for svc in services.values() if "image" in svc and _image_parts(svc["image"])[0] == repo]
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
@@ -275,9 +273,7 @@ class TestStartOrder:
             else:
                 assert service.get("restart") == "unless-stopped", name
 
-    def test_postgres_health_and_volume(
-        self, compose: dict[str, Any], services: dict[str, dict[str, Any]]
-    ) -> None:
+    def test_postgres_health_and_volume(self, compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
         """PostgreSQL reports ready through pg_isready and keeps its data in a named volume."""
         postgres = services["postgresql"]
         assert "pg_isready" in " ".join(_argv(postgres["healthcheck"]["test"]))
@@ -318,9 +314,7 @@ class TestTemporal:
         assert "/visibility/versioned" in text
         assert "temporal_visibility" in text
 
-    def test_setup_job_registers_the_contract_search_attributes(
-        self, services: dict[str, dict[str, Any]]
-    ) -> None:
+    def test_setup_job_registers_the_contract_search_attributes(self, services: dict[str, dict[str, Any]]) -> None:
         """The setup job registers exactly the contract's nine search attributes, typed."""
         job = services["temporal-setup"]
         script, args = _job_script(job)
@@ -456,10 +450,7 @@ class TestDockerfile:
         for required in (".venv", ".data", ".git", ".pytest_cache", "**/__pycache__"):
             assert required in patterns, required
         copied = [
-            source.rstrip("/")
-            for keyword, args in dockerfile
-            if keyword == "COPY"
-            for source in args.split()[:-1]
+            source.rstrip("/") for keyword, args in dockerfile if keyword == "COPY" for source in args.split()[:-1]
         ]
         for source in copied:
             assert not [p for p in patterns if fnmatch.fnmatch(source, p)], source

@@ -135,15 +135,11 @@ class WorkOrder:
 
     def _accept_or_fail(self) -> NewOrder:
         if self._new is None:
-            raise ApplicationError(
-                self._invalid or "NewOrder refused", type=INVALID_ORDER, non_retryable=True
-            )
+            raise ApplicationError(self._invalid or "NewOrder refused", type=INVALID_ORDER, non_retryable=True)
         try:
             self._new.check_arrival(_now())
         except InvalidOrder as err:
-            raise ApplicationError(
-                f"NewOrder refused: {err}", type=INVALID_ORDER, non_retryable=True
-            ) from None
+            raise ApplicationError(f"NewOrder refused: {err}", type=INVALID_ORDER, non_retryable=True) from None
         return self._new
 
     async def _load_calendar(self, dispatched_at: datetime) -> BusinessCalendar:
@@ -239,9 +235,7 @@ class WorkOrder:
     def handling_order(self, unit: Any) -> HandlingOrder:
         """What ``unit`` sees: no reporter name or phone when the reporter asked for confidentiality."""
         if self._order is None:
-            raise ApplicationError(
-                self._invalid or "the order is being set up; ask again", type=INVALID_ORDER
-            )
+            raise ApplicationError(self._invalid or "the order is being set up; ask again", type=INVALID_ORDER)
         try:
             return self._order.handling_order(unit)
         except Rejected as err:
@@ -257,9 +251,7 @@ class WorkOrder:
         while self._written_revision < order.revision:
             revision = order.revision
             start, ostart = self._written_entries, self._written_outbox
-            entries = [
-                NumberedEntry(seq=i, entry=e) for i, e in enumerate(order.timeline[start:], start=start)
-            ]
+            entries = [NumberedEntry(seq=i, entry=e) for i, e in enumerate(order.timeline[start:], start=start)]
             outbox = order.outbox[ostart:]
             info = workflow.info()
             closed = order.phase is Phase.CLOSED
@@ -335,7 +327,5 @@ class WorkOrder:
         for d in order.deadlines.values():
             if d.met_at is None and d.closed_at is None:
                 state = "OVERDUE" if d.overdue_since else ("warned" if d.warned_at else "open")
-                lines.append(
-                    f"- {d.label}: due {d.due.isoformat(timespec='minutes')} ({state}) — {d.explanation}"
-                )
+                lines.append(f"- {d.label}: due {d.due.isoformat(timespec='minutes')} ({state}) — {d.explanation}")
         return "\n".join(lines)

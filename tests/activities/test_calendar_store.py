@@ -100,9 +100,7 @@ class TestImport:
         parsed = parse_calendar_file(EXAMPLE_2027.read_text(encoding="utf-8"))
         result = await calendar_store.import_year(db, parsed, entered_by="Wang Fang")
         assert (result.version.version, result.replaced_version) == (1, None)
-        assert result.message == (
-            "calendar 2027: stored as version 1 (by Wang Fang); the year was not known before"
-        )
+        assert result.message == ("calendar 2027: stored as version 1 (by Wang Fang); the year was not known before")
         cal = await calendar_store.load_calendar(db)
         assert cal.is_year_known(2027)
         assert not cal.is_working_day(date(2027, 10, 4))
@@ -156,13 +154,11 @@ class TestSchema:
         """The tables hold their own rules: a make-up day on a weekday cannot be stored."""
         async with db.acquire() as conn:
             await conn.execute(
-                "INSERT INTO calendar_year_versions (year, version, entered_by, source) "
-                "VALUES (2035, 1, 't', 't')"
+                "INSERT INTO calendar_year_versions (year, version, entered_by, source) VALUES (2035, 1, 't', 't')"
             )
             with pytest.raises(asyncpg.CheckViolationError):
                 await conn.execute("INSERT INTO calendar_days VALUES (2035, 1, '2035-01-01', 'makeup', 'x')")
             with pytest.raises(asyncpg.CheckViolationError):
                 await conn.execute(
-                    "INSERT INTO calendar_year_versions (year, version, entered_by, source) "
-                    "VALUES (2035, 3, 't', 't')"
+                    "INSERT INTO calendar_year_versions (year, version, entered_by, source) VALUES (2035, 3, 't', 't')"
                 )

@@ -59,9 +59,7 @@ WORKED_EXAMPLES = [
 
 class TestWorkedExamples:
     @pytest.mark.parametrize(("tier", "dispatched_at", "receipt_due", "completion_due"), WORKED_EXAMPLES)
-    def test_worked_example(
-        self, tier: str, dispatched_at: str, receipt_due: str, completion_due: str
-    ) -> None:
+    def test_worked_example(self, tier: str, dispatched_at: str, receipt_due: str, completion_due: str) -> None:
         """Both deadlines of every worked example in rulebook.md, to the second, in +08:00."""
         r = receipt(tier, dispatched_at)
         c = completion(tier, dispatched_at)
@@ -258,9 +256,7 @@ class TestOtherDeadlines:
         rb = Rulebook(
             id="test-heating",
             effective_from=date(2021, 4, 2),
-            category_overrides={
-                Category.HEATING: WindowOverrides(receipt_in_working_period=timedelta(hours=1))
-            },
+            category_overrides={Category.HEATING: WindowOverrides(receipt_in_working_period=timedelta(hours=1))},
         )
         t = at("2026-03-06T09:00+08:00")
         heating = receipt_deadline(rb, CAL, t, tier=Tier.NORMAL, category=Category.HEATING)

@@ -402,9 +402,7 @@ class TestReturn:
     def test_assisting_return_keeps_the_order_in_handling(self) -> None:
         """An assisting unit's return ends only its assignment; the result no longer waits for it."""
         f = at_in_handling()
-        f.act(
-            "return_order", "2026-03-06 12:00", unit("dept-lighting"), reason="非本处职责", basis="三定方案"
-        )
+        f.act("return_order", "2026-03-06 12:00", unit("dept-lighting"), reason="非本处职责", basis="三定方案")
         s = f.order.status()
         assert s.phase is Phase.IN_HANDLING
         assert s.units == [LEAD, "unit-lighting-center"]
@@ -631,9 +629,7 @@ class TestRehandling:
     def test_only_the_lead_unit_acts_in_rehandling(self) -> None:
         """An assisting unit of the first round is refused in re-handling, naming the lead."""
         f = at_rehandling()
-        msg = f.refuse(
-            "contact_reporter", None, unit("dept-lighting"), at=iso("2026-03-11 10:00"), method="phone"
-        )
+        msg = f.refuse("contact_reporter", None, unit("dept-lighting"), at=iso("2026-03-11 10:00"), method="phone")
         assert f"lead unit {LEAD}" in msg
 
     def test_the_lead_sees_the_rehandling_deadline(self) -> None:
@@ -668,9 +664,7 @@ class TestRehandling:
 
 
 class TestAppeal:
-    @pytest.mark.parametrize(
-        ("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)]
-    )
+    @pytest.mark.parametrize(("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)])
     def test_appeal_after_two_dissatisfied_callbacks_is_decided_by_the_hotline(
         self, upheld: bool, outcome: Outcome
     ) -> None:
@@ -992,9 +986,7 @@ class TestStanding:
                 "org 'utilities', role 'supervisor'",
                 category="gas",
             ),
-            _refusal_case(
-                Phase.AWAITING_RECEIPT, "receive", unit(LEAD), {}, "the center platform's operator"
-            ),
+            _refusal_case(Phase.AWAITING_RECEIPT, "receive", unit(LEAD), {}, "the center platform's operator"),
             _refusal_case(
                 Phase.AWAITING_RECEIPT,
                 "receive",
@@ -1043,12 +1035,8 @@ class TestStanding:
                 EXTENSION,
                 f"the lead unit {LEAD}",
             ),
-            _refusal_case(
-                Phase.IN_HANDLING, "contribute", unit(LEAD), {"content": "x"}, "allowed: assisting units"
-            ),
-            _refusal_case(
-                Phase.IN_HANDLING, "return_order", unit("dept-roads"), {"reason": "x", "basis": "y"}, LEAD
-            ),
+            _refusal_case(Phase.IN_HANDLING, "contribute", unit(LEAD), {"content": "x"}, "allowed: assisting units"),
+            _refusal_case(Phase.IN_HANDLING, "return_order", unit("dept-roads"), {"reason": "x", "basis": "y"}, LEAD),
             _refusal_case(
                 Phase.IN_HANDLING,
                 "release_assisting_unit",
@@ -1056,15 +1044,9 @@ class TestStanding:
                 {"unit": "dept-lighting", "reason": "x"},
                 "platform's operator",
             ),
-            _refusal_case(
-                Phase.IN_HANDLING, "withdraw", CENTER, {"reason": "x"}, "the city hotline (org 'hotline'"
-            ),
-            _refusal_case(
-                Phase.IN_HANDLING, "extension_decision", CENTER, {"approved": False}, "the city hotline"
-            ),
-            _refusal_case(
-                Phase.AWAITING_CALLBACK, "callback", CENTER, {"verdict": "satisfied"}, "the city hotline"
-            ),
+            _refusal_case(Phase.IN_HANDLING, "withdraw", CENTER, {"reason": "x"}, "the city hotline (org 'hotline'"),
+            _refusal_case(Phase.IN_HANDLING, "extension_decision", CENTER, {"approved": False}, "the city hotline"),
+            _refusal_case(Phase.AWAITING_CALLBACK, "callback", CENTER, {"verdict": "satisfied"}, "the city hotline"),
             _refusal_case(
                 Phase.AWAITING_CALLBACK,
                 "callback",
@@ -1072,9 +1054,7 @@ class TestStanding:
                 {"verdict": "satisfied"},
                 "role 'hotline'",
             ),
-            _refusal_case(
-                Phase.REHANDLING, "file_appeal", unit(LEAD), {"reason": "x"}, "center platform's operator"
-            ),
+            _refusal_case(Phase.REHANDLING, "file_appeal", unit(LEAD), {"reason": "x"}, "center platform's operator"),
             _refusal_case(Phase.APPEALING, "appeal_decision", CENTER, {"upheld": True}, "the city hotline"),
         ],
     )
@@ -1117,9 +1097,7 @@ class TestStanding:
                 CONTACT,
                 "the order is received; allowed only when in_handling or rehandling",
             ),
-            _refusal_case(
-                Phase.IN_REVIEW, "propose", CENTER, {"lead_unit": LEAD, "opinion": "x"}, "is in_review"
-            ),
+            _refusal_case(Phase.IN_REVIEW, "propose", CENTER, {"lead_unit": LEAD, "opinion": "x"}, "is in_review"),
             _refusal_case(Phase.IN_HANDLING, "review", DEPT_HOTLINE, {"approved": True}, "is in_handling"),
             _refusal_case(
                 Phase.IN_HANDLING,
@@ -1142,9 +1120,7 @@ class TestStanding:
                 {"reason": "x", "basis": "y"},
                 "the order is rehandling; allowed only when in_handling",
             ),
-            _refusal_case(
-                Phase.AWAITING_CALLBACK, "file_appeal", CENTER, {"reason": "x"}, "is awaiting_callback"
-            ),
+            _refusal_case(Phase.AWAITING_CALLBACK, "file_appeal", CENTER, {"reason": "x"}, "is awaiting_callback"),
         ],
     )
     def test_wrong_phase_is_refused_naming_the_phase(
@@ -1333,9 +1309,7 @@ class TestHandlingOrder:
         assert h.role == "assisting"
         assert h.return_due == t("2026-03-06 18:30")
 
-    @pytest.mark.parametrize(
-        ("who", "expected"), [("dept-roads", "not assigned"), ("nobody", "not an org id")]
-    )
+    @pytest.mark.parametrize(("who", "expected"), [("dept-roads", "not assigned"), ("nobody", "not an org id")])
     def test_an_unassigned_unit_is_refused(self, who: str, expected: str) -> None:
         """Only a unit assigned to the order gets its handling order."""
         with pytest.raises(Rejected, match=expected):
@@ -1404,9 +1378,7 @@ class TestRecalendar:
 HEATING_RULES = Rulebook(
     id="test-heating-overrides",
     effective_from=date(2021, 4, 2),
-    category_overrides={
-        Category.HEATING: WindowOverrides(return_window=timedelta(hours=12), warning_fraction=0.5)
-    },
+    category_overrides={Category.HEATING: WindowOverrides(return_window=timedelta(hours=12), warning_fraction=0.5)},
 )
 
 

@@ -26,9 +26,7 @@ def _processes_mentioning(text: str) -> list[int]:
             continue
         try:
             cmdline = (d / "cmdline").read_bytes().replace(b"\0", b" ")
-            state = next(
-                (line for line in (d / "status").read_text().splitlines() if line.startswith("State:")), ""
-            )
+            state = next((line for line in (d / "status").read_text().splitlines() if line.startswith("State:")), "")
         except OSError:
             continue
         if text.encode() in cmdline and "zombie" not in state:
@@ -90,7 +88,7 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
     proc = _start_dev(env, tmp_path / "dev2.log")
     try:
         shown = subprocess.run(
-            [str(BIN / "hotline"), "order", "show", "DEV1"], env=env, capture_output=True, text=True
+            [str(BIN / "hotline"), "order", "show", "DEV1", "--json"], env=env, capture_output=True, text=True
         )
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["phase"] == "awaiting_receipt"
@@ -116,9 +114,7 @@ def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path) -> None:
             "HOTLINE_UI_PORT": str(free_port()),
             "HOTLINE_PG_PORT": str(free_port()),
         }
-        result = subprocess.run(
-            [str(BIN / "hotline"), "dev"], env=env, capture_output=True, text=True, timeout=60
-        )
+        result = subprocess.run([str(BIN / "hotline"), "dev"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"hotline dev: port {taken} (Temporal gRPC) is taken; set HOTLINE_TEMPORAL_PORT to move it"

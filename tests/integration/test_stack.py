@@ -70,14 +70,10 @@ class TestOrderThroughTheRealStack:
         env = _env(dev_server, task_queue, database_url)
         no = _order_no()
         now = datetime.now(SHANGHAI).replace(microsecond=0)
-        (tmp_path / "order.json").write_text(
-            json.dumps(new_order(no, dispatched_at=now.isoformat())), encoding="utf-8"
-        )
+        (tmp_path / "order.json").write_text(json.dumps(new_order(no, dispatched_at=now.isoformat())), encoding="utf-8")
         temporal = str(venv_binary("temporal"))
         async with running_worker(dev_client, pool, task_queue):
-            started = await _run(
-                str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env
-            )
+            started = await _run(str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env)
             assert started.returncode == 0, started.stderr
             assert json.loads(started.stdout)["workflow_id"] == f"order-{no}"
 
@@ -103,7 +99,7 @@ class TestOrderThroughTheRealStack:
             answer = json.loads(query.stdout)
             assert answer["queryResult"][0]["phase"] == "received", answer
 
-            shown = await _run(str(BIN / "hotline"), "order", "show", no, env=env)
+            shown = await _run(str(BIN / "hotline"), "order", "show", no, "--json", env=env)
             assert shown.returncode == 0, shown.stderr
             status = json.loads(shown.stdout)
             assert status["phase"] == "received"
@@ -269,9 +265,7 @@ class TestWholeLifeWithTheTemporalCliAlone:
                 {"actor": who("dept-lighting", "handler"), "result": "已修复", "reporter_informed_at": now},
             )
             await update("callback", {"actor": who("hotline", "hotline"), "verdict": "dissatisfied"})
-            await update(
-                "contact_reporter", {"actor": who("dept-lighting", "handler"), "at": now, "method": "visit"}
-            )
+            await update("contact_reporter", {"actor": who("dept-lighting", "handler"), "at": now, "method": "visit"})
             await update(
                 "submit_result",
                 {"actor": who("dept-lighting", "handler"), "result": "再次修复", "reporter_informed_at": now},

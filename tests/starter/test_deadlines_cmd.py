@@ -23,9 +23,7 @@ EXAMPLE_2027 = ROOT / "docs" / "examples" / "calendar-2027.txt"
 NO_DATABASE = "postgresql://postgres@127.0.0.1:1/nothing"
 
 
-def hotline(
-    *args: str, database_url: str = NO_DATABASE, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def hotline(*args: str, database_url: str = NO_DATABASE, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `hotline ARGS` in a child process, as an operator would."""
     env = {**os.environ, "HOTLINE_DATABASE_URL": database_url}
     return subprocess.run(
@@ -80,8 +78,7 @@ class TestDeadlines:
     def test_worked_examples_in_a_batch(self) -> None:
         """All ten worked examples through --batch, answers in input order."""
         lines = [
-            json.dumps({"tier": tier, "dispatched_at": t, "category": "general"})
-            for tier, t, _, _ in WORKED_EXAMPLES
+            json.dumps({"tier": tier, "dispatched_at": t, "category": "general"}) for tier, t, _, _ in WORKED_EXAMPLES
         ]
         r = hotline("deadlines", "--batch", "-", stdin="\n".join(lines) + "\n")
         assert r.returncode == 0, r.stderr
@@ -197,8 +194,7 @@ class TestCalendarCommands:
         """A file with an error: exit 2, every problem with its line, and nothing changes."""
         bad = tmp_path / "bad.txt"
         bad.write_text(
-            "year 2027\nholiday 2027-01-01..2027-01-03 New Year\nworkday 2027-01-04 X\n"
-            "holiday 2027-02-30 Y\n",
+            "year 2027\nholiday 2027-01-01..2027-01-03 New Year\nworkday 2027-01-04 X\nholiday 2027-02-30 Y\n",
             encoding="utf-8",
         )
         r = hotline("calendar", "import", str(bad), "--by", "t", database_url=db_url)

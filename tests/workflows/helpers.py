@@ -80,9 +80,7 @@ class Driver:
     async def to_handling(self, lead: str = "dept-roads", assisting: list[str] | None = None) -> Any:
         """receive -> propose -> review approved: the order is in handling."""
         await self.do("receive", PLATFORM)
-        await self.do(
-            "propose", PLATFORM, lead_unit=lead, assisting_units=assisting or [], opinion="转道桥处办理"
-        )
+        await self.do("propose", PLATFORM, lead_unit=lead, assisting_units=assisting or [], opinion="转道桥处办理")
         return await self.do("review", SUPERVISOR, approved=True, comment="同意")
 
     async def to_callback(self, now_iso: str, lead: str = "dept-roads") -> Any:

@@ -67,9 +67,7 @@ async def _start(env: tuple[WorkflowEnvironment, str], **changes: Any) -> tuple[
     no = f"L{uuid.uuid4().hex[:12]}"
     now = await e.get_current_time()
     changes.setdefault("dispatched_at", now.isoformat())
-    handle = await e.client.start_workflow(
-        "WorkOrder", new_order(no, **changes), id=f"order-{no}", task_queue=tq
-    )
+    handle = await e.client.start_workflow("WorkOrder", new_order(no, **changes), id=f"order-{no}", task_queue=tq)
     driver = Driver(handle)
     _STARTED.append(driver)
     return driver, no, now
@@ -89,9 +87,7 @@ def _kinds(status: OrderStatus) -> list[str]:
 
 
 class TestHappyPath:
-    async def test_transfer_to_archive(
-        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
-    ) -> None:
+    async def test_transfer_to_archive(self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool) -> None:
         """receive, propose, review, dispatch, contact, result, callback satisfied: closed and archived."""
         d, no, now = await _start(env)
         s = await d.to_handling()
@@ -140,9 +136,7 @@ class TestCoHandling:
         assert "unit-lighting-center" in msg
         await d.do("contribute", unit("district-hexi"), content="已清理现场")
         await d.do("release_assisting_unit", PLATFORM, unit="unit-lighting-center", reason="不涉及照明")
-        s = await d.do(
-            "submit_result", unit("dept-roads"), result="已修复", reporter_informed_at=now.isoformat()
-        )
+        s = await d.do("submit_result", unit("dept-roads"), result="已修复", reporter_informed_at=now.isoformat())
         assert s.phase is Phase.AWAITING_CALLBACK
         assert s.units == ["dept-roads", "district-hexi"]
         released = next(a for a in s.assignments if a.unit == "unit-lighting-center")
@@ -150,9 +144,7 @@ class TestCoHandling:
 
 
 class TestReturns:
-    async def test_return_inside_8_hours_goes_back_to_the_platform(
-        self, env: tuple[WorkflowEnvironment, str]
-    ) -> None:
+    async def test_return_inside_8_hours_goes_back_to_the_platform(self, env: tuple[WorkflowEnvironment, str]) -> None:
         """The lead unit returns within 8 hours; the platform re-proposes another unit."""
         d, _, _ = await _start(env)
         await d.to_handling(assisting=["district-hexi"])
@@ -160,9 +152,7 @@ class TestReturns:
         s = await d.do("return_order", unit("dept-roads"), reason="不属于本处职责", basis="三定方案")
         assert s.phase is Phase.RECEIVED
         assert s.units == []
-        msg = await _refused(
-            d, "propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="再转"
-        )
+        msg = await _refused(d, "propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="再转")
         assert "returned this order already" in msg
         s = await d.do("propose", PLATFORM, lead_unit="district-hexi", assisting_units=[], opinion="转河西区")
         assert s.phase is Phase.IN_REVIEW
@@ -182,9 +172,7 @@ class TestReturns:
         assert s.phase is Phase.IN_HANDLING
         assert "return_window_closed" in _kinds(s)
 
-    async def test_return_to_the_hotline(
-        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
-    ) -> None:
+    async def test_return_to_the_hotline(self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool) -> None:
         """The platform returns an order it does not handle; it closes and the hotline is told."""
         d, no, _ = await _start(env)
         await d.do("receive", PLATFORM)
@@ -196,9 +184,7 @@ class TestReturns:
 
 
 class TestExtension:
-    async def test_approved_moves_the_deadline(
-        self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool
-    ) -> None:
+    async def test_approved_moves_the_deadline(self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool) -> None:
         """An approved extension moves the completion deadline to the approved instant."""
         d, no, now = await _start(env)
         s = await d.to_handling()
@@ -222,9 +208,7 @@ class TestExtension:
             reporter_notified_at=now.isoformat(),
             written_reply="x",
         )
-        s = await d.do(
-            "extension_decision", HOTLINE, approved=True, approved_due=wanted.isoformat(), note="同意"
-        )
+        s = await d.do("extension_decision", HOTLINE, approved=True, approved_due=wanted.isoformat(), note="同意")
         assert s.deadlines["completion"].due == wanted
         assert "extended by the city hotline" in s.deadlines["completion"].explanation
         assert "extension_pending" not in s.flags
@@ -292,9 +276,7 @@ class TestDissatisfied:
         s = await d.do("callback", HOTLINE, verdict="basically_satisfied")
         assert s.outcome is Outcome.BASICALLY_SATISFIED
 
-    @pytest.mark.parametrize(
-        ("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)]
-    )
+    @pytest.mark.parametrize(("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)])
     async def test_dissatisfied_twice_then_appeal(
         self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool, upheld: bool, outcome: Outcome
     ) -> None:
@@ -319,9 +301,7 @@ class TestDissatisfied:
         s = await d.do("appeal_decision", HOTLINE, upheld=upheld, note="")
         assert s.outcome is outcome
         await d.handle.result()
-        row = await pool.fetchrow(
-            "SELECT payload FROM hotline_outbox WHERE order_no = $1 AND kind = 'appeal'", no
-        )
+        row = await pool.fetchrow("SELECT payload FROM hotline_outbox WHERE order_no = $1 AND kind = 'appeal'", no)
         assert row["payload"]["materials"] == ["申诉报告", "现场照片", "检测报告"]
 
 
@@ -346,13 +326,9 @@ class TestEndings:
 
 
 class TestTimers:
-    async def test_late_arrival_marks_missed_windows_at_once(
-        self, env: tuple[WorkflowEnvironment, str]
-    ) -> None:
+    async def test_late_arrival_marks_missed_windows_at_once(self, env: tuple[WorkflowEnvironment, str]) -> None:
         """An order dispatched long ago: receipt and completion marked warned and overdue at start."""
-        d, _, _ = await _start(
-            env, dispatched_at=(datetime.fromisoformat("2026-03-06T09:00:00+08:00")).isoformat()
-        )
+        d, _, _ = await _start(env, dispatched_at=(datetime.fromisoformat("2026-03-06T09:00:00+08:00")).isoformat())
         s = await d.status()
         assert {"receipt_late", "completion_late"} <= set(s.flags)
         assert s.deadlines["receipt"].overdue_since == s.deadlines["receipt"].due
@@ -391,9 +367,7 @@ class TestTimers:
 
 
 class TestQueries:
-    async def test_handling_order_hides_a_confidential_reporter(
-        self, env: tuple[WorkflowEnvironment, str]
-    ) -> None:
+    async def test_handling_order_hides_a_confidential_reporter(self, env: tuple[WorkflowEnvironment, str]) -> None:
         """A unit never sees a confidential reporter's name or phone; an unassigned unit sees nothing."""
         d, _, _ = await _start(env, reporter={"name": "王五", "phone": "13700000000", "confidential": True})
         await d.to_handling()

@@ -61,9 +61,7 @@ class TestReceive:
         client = time_skipping_env.client
         no = _no()
         async with running_worker(client, pool, task_queue):
-            handle = await client.start_workflow(
-                "WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue
-            )
+            handle = await client.start_workflow("WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue)
             with pytest.raises(WorkflowUpdateFailedError) as err:
                 await handle.execute_update("receive", {"actor": actor("district-hexi", "handler")})
             cause = err.value.cause
@@ -91,9 +89,7 @@ class TestReceive:
             )
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update("receive", {"actor": actor("center")})
-            status = await handle.execute_update(
-                "receive", {"actor": actor("utilities")}, result_type=OrderStatus
-            )
+            status = await handle.execute_update("receive", {"actor": actor("utilities")}, result_type=OrderStatus)
             assert status.platform.value == "utilities"
             assert status.phase is Phase.RECEIVED
             await handle.terminate("test over")
@@ -105,9 +101,7 @@ class TestReceive:
         client = time_skipping_env.client
         no = _no()
         async with running_worker(client, pool, task_queue):
-            handle = await client.start_workflow(
-                "WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue
-            )
+            handle = await client.start_workflow("WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue)
             await handle.signal("receive", {"actor": {"org": "center", "role": "boss"}})
             status = await Driver(handle).status()
             assert status.phase is Phase.AWAITING_RECEIPT
@@ -129,9 +123,7 @@ class TestReceive:
         client = time_skipping_env.client
         no = _no()
         async with running_worker(client, pool, task_queue):
-            handle = await client.start_workflow(
-                "WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue
-            )
+            handle = await client.start_workflow("WorkOrder", new_order(no), id=f"order-{no}", task_queue=task_queue)
             payload = {"actor": actor(), "request_id": "same"}
             await handle.execute_update("receive", payload)
             status = await handle.execute_update("receive", payload, result_type=OrderStatus)
