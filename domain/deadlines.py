@@ -156,7 +156,39 @@ def receipt_deadline(
         text = f"{head} (working period) -> +{_fmt_delta(rb.receipt_in_working_period)} = {_fmt(due)}{note}"
         return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
 
-    w = calendar.next_work_start(t, start=rb.work_start)
+    w, delta, why, confirmed, note = _after_the_wait(calendar, _Key(rb), d, t.time() < rb.work_start)
+    due = w + delta
+    text = f"{head} (non-working period); work resumes {_fmt(w)}; {why} -> +{_fmt_delta(delta)} = {_fmt(due)}{note}"
+    return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
+
+
+class _Key:
+    """Hashes a rulebook by identity, so a cache can hold it (rulebook versions never change)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Rulebook) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and other.obj is self.obj
+
+
+@lru_cache(maxsize=65536)
+def _after_the_wait(
+    calendar: BusinessCalendar, key: _Key, d: date, before_work_start: bool
+) -> tuple[datetime, timedelta, str, bool, str]:
+    """Work resumption after a non-working-period dispatch on day ``d``, and the window after it.
+
+    Depends only on the day and on whether the dispatch was before the day's work start: computed
+    once per (day, side) and reused.
+    """
+    rb = key.obj
+    probe = datetime.combine(d, time(0) if before_work_start else time(23, 59, 59), tzinfo=SHANGHAI)
+    w = calendar.next_work_start(probe, start=rb.work_start)
     waited = calendar.breaks_between(d, w.date() - timedelta(days=1)) if w.date() > d else ()
     long_break: HolidayBreak | None = next((b for b in waited if b.days >= rb.long_break_min_days), None)
     first_day, last_day = d, w.date()
@@ -173,10 +205,8 @@ def receipt_deadline(
     for b in waited:  # a break's length depends on the day before and the day after it too
         first_day = min(first_day, b.start - timedelta(days=1))
         last_day = max(last_day, b.end + timedelta(days=1))
-    due = w + delta
     confirmed, note = _confirmation(calendar, first_day, last_day)
-    text = f"{head} (non-working period); work resumes {_fmt(w)}; {why} -> +{_fmt_delta(delta)} = {_fmt(due)}{note}"
-    return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
+    return w, delta, why, confirmed, note
 
 
 # -- Article 8.5: completion (and re-handling, doubtful-order replies) --------------------------
@@ -195,7 +225,21 @@ def _working_days_deadline(
 ) -> ComputedDeadline:
     """N working days counted as the Civil Code counts periods in days (Arts. 201-203)."""
     t = to_local(start)
-    d = t.date()
+    due, counted, confirmed = _counted_days(calendar, t.date(), days)
+    text = (
+        f"{label}: {started} {_fmt(t)}; {what}: {days} working day{'s' if days != 1 else ''}, "
+        f"the day of the start not counted (Civil Code Arts. 201-203): {counted}"
+    )
+    return _make(kind, t, due, text, confirmed=confirmed, rulebook=rulebook)
+
+
+@lru_cache(maxsize=65536)
+def _counted_days(calendar: BusinessCalendar, d: date, days: int) -> tuple[datetime, str, bool]:
+    """The due instant of N working days after day ``d``, the counted days in words, confirmed.
+
+    Depends only on the calendar, the start's date and N: precomputed once per date, so a year
+    of orders costs one computation per day.
+    """
     last = calendar.add_working_days(d, days)
     due = datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI)
     first_counted = d + timedelta(days=1)
@@ -209,12 +253,8 @@ def _working_days_deadline(
     skipped = calendar.breaks_between(first_counted, last)
     skip_note = "; skipping the " + ", ".join(f"{b.days}-day {b.name} break" for b in skipped) if skipped else ""
     confirmed, note = _confirmation(calendar, first_counted, last)
-    text = (
-        f"{label}: {started} {_fmt(t)}; {what}: {days} working day{'s' if days != 1 else ''}, "
-        f"the day of the start not counted (Civil Code Arts. 201-203): {listed}{skip_note}; "
-        f"due at the end of {_fmt_day(last)} = {_fmt(due)}{note}"
-    )
-    return _make(kind, t, due, text, confirmed=confirmed, rulebook=rulebook)
+    text = f"{listed}{skip_note}; due at the end of {_fmt_day(last)} = {_fmt(due)}{note}"
+    return due, text, confirmed
 
 
 def completion_deadline(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from domain.errors import InvalidOrder
 from domain.models import NewOrder, describe_validation_error, workflow_id_for
 from starter import orders_cmd
-from starter.client import ActionRefused, OrderNotFound, TemporalUnreachable
+from starter.errors import ActionRefused, OrderNotFound, TemporalUnreachable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

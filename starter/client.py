@@ -43,25 +43,19 @@ from domain.models import (
     Withdraw,
     workflow_id_for,
 )
+from starter.errors import ActionRefused, OrderAlreadyRunning, OrderNotFound, TemporalUnreachable
 from workers.settings import Settings
 
+__all__ = [
+    "ActionRefused",
+    "HotlineClient",
+    "OrderAlreadyRunning",
+    "OrderNotFound",
+    "OrderSummary",
+    "TemporalUnreachable",
+]
+
 WORKFLOW_TYPE = "WorkOrder"
-
-
-class OrderAlreadyRunning(Exception):
-    """An order with this number is running; a second start changes nothing."""
-
-
-class TemporalUnreachable(Exception):
-    """The Temporal front end does not answer at the configured address."""
-
-
-class OrderNotFound(Exception):
-    """No workflow exists for this order number."""
-
-
-class ActionRefused(Exception):
-    """The order refused an action or a query; the message is the workflow's, naming the rule."""
 
 
 @dataclass(frozen=True)

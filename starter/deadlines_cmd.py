@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import itertools
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -110,28 +113,68 @@ def _batch_line(calendar: BusinessCalendar, line: str) -> dict[str, Any]:
     return _deadlines(calendar, tier, t, category)
 
 
-def run_batch(calendar: BusinessCalendar, lines: Iterable[str], out: IO[str]) -> int:
-    """Answer NDJSON orders line by line; a bad line gets ``{"error": …}`` and the rest go on.
+_CHUNK = 4096
+_BATCH_CALENDAR: BusinessCalendar | None = None  # the forked workers' calendar
 
-    Returns:
-        How many lines had an error.
-    """
+
+def _answer_chunk(lines: list[str]) -> tuple[str, int]:
+    """NDJSON answers of a chunk of lines, and how many of them were errors."""
+    calendar = _BATCH_CALENDAR
+    assert calendar is not None
     errors = 0
-    buf: list[str] = []
+    answers = []
     for line in lines:
         try:
             result = _batch_line(calendar, line)
         except (BadInputError, DomainError) as e:
             result = {"error": str(e)}
             errors += 1
-        buf.append(json.dumps(result, ensure_ascii=False))
-        if len(buf) >= 1024:
-            out.write("\n".join(buf) + "\n")
-            buf.clear()
-    if buf:
-        out.write("\n".join(buf) + "\n")
+        answers.append(json.dumps(result, ensure_ascii=False))
+    return "".join(a + "\n" for a in answers), errors
+
+
+def run_batch(calendar: BusinessCalendar, lines: Iterable[str], out: IO[str], *, processes: int | None = None) -> int:
+    """Answer NDJSON orders line by line; a bad line gets ``{"error": …}`` and the rest go on.
+
+    Lines are answered in chunks, in order; when there is more than one chunk the chunks are
+    spread over the machine's cores (forked workers share the precomputed calendar).
+
+    Returns:
+        How many lines had an error.
+    """
+    global _BATCH_CALENDAR
+    _BATCH_CALENDAR = calendar
+    chunks = _chunks(lines)
+    first = next(chunks, None)
+    if first is None:
+        out.flush()
+        return 0
+    second = next(chunks, None)
+    errors = 0
+    if second is None or (processes or os.cpu_count() or 1) < 2:
+        for chunk in itertools.chain([first], [second] if second else [], chunks):
+            text, n = _answer_chunk(chunk)
+            out.write(text)
+            errors += n
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(processes or os.cpu_count()) as pool:
+            for text, n in pool.imap(_answer_chunk, itertools.chain([first, second], chunks)):
+                out.write(text)
+                errors += n
     out.flush()
     return errors
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line.rstrip("\n"))
+        if len(chunk) >= _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # -- the calendar's source ---------------------------------------------------------------------

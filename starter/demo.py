@@ -22,7 +22,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -60,7 +60,10 @@ from domain.models import (
     platform_for,
 )
 from domain.order import SUPERVISOR
-from starter.client import ActionRefused, HotlineClient, OrderAlreadyRunning
+from starter.errors import ActionRefused, OrderAlreadyRunning
+
+if TYPE_CHECKING:
+    from starter.client import HotlineClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -773,6 +776,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     async def main() -> int:
+        from starter.client import HotlineClient
+
         client = await HotlineClient.connect(settings)
         now = datetime.now(SHANGHAI).replace(microsecond=0)
         try:

@@ -75,6 +75,7 @@ class TemporalDevServer:
             str(venv_binary("temporal")), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(self.port),
             "--log-format", "json", "--log-level", "warn",
+            "--ui-disable-news-fetch",  # nothing is fetched from outside at run time
         ]  # fmt: skip
         cmd += ["--db-filename", str(self.db_file)] if self.db_file else []
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]

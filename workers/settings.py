@@ -28,6 +28,18 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HOTLINE_PG_PORT": ("5433", "`hotline dev`: port of the embedded PostgreSQL (127.0.0.1)"),
     "HOTLINE_TEMPORAL_PORT": ("7233", "`hotline dev`: gRPC port of the Temporal dev server"),
     "HOTLINE_UI_PORT": ("8233", "`hotline dev`: port of the Temporal Web UI"),
+    "HOTLINE_CODEC_KEYS": (
+        "",
+        "payload encryption keys `id:base64(32 bytes)`, comma-separated, newest last (overrides the key file)",
+    ),
+    "HOTLINE_CODEC_KEY_FILE": (
+        ".data/codec-keys.json",
+        "JSON key ring file; `hotline dev` creates one under .data/ on first start",
+    ),
+    "HOTLINE_CODEC_PORT": ("8234", "`hotline dev`: port of the codec server the Web UI decrypts through"),
+    "HOTLINE_CODEC_HOST": ("127.0.0.1", "address the codec server binds; off loopback it demands operator tokens"),
+    "HOTLINE_GATEWAY_PORT": ("8235", "port of the handler gateway (`hotline gateway`)"),
+    "HOTLINE_GATEWAY_HOST": ("127.0.0.1", "address the handler gateway binds"),
     "HOTLINE_LOG_FORMAT": (
         "auto",
         "`json`, `console`, or `auto` (console on a terminal, JSON otherwise)",
@@ -48,6 +60,12 @@ class Settings:
     pg_port: int
     temporal_port: int
     ui_port: int
+    codec_keys: str
+    codec_key_file: Path
+    codec_port: int
+    codec_host: str
+    gateway_port: int
+    gateway_host: str
     log_format: str
     log_level: str
 

@@ -228,16 +228,35 @@ class TestCalendarCommands:
 
 @pytest.mark.bench
 def test_batch_rate() -> None:
-    """`hotline deadlines --batch -` answers 100,000 orders; prints the rate."""
+    """`hotline deadlines --batch -` answers 100,000 random orders at least 5x the rate of a
+    straightforward day-by-day loop over the calendar package, measured in the same run."""
+    import random
+
+    from tests.domain.test_bench import _loop_deadlines
+
+    rnd = random.Random(20261127)
     start = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=8)))
     tiers = ["normal", "urgent", "very_urgent", "extra_urgent"]
-    lines = [
-        json.dumps({"tier": tiers[i % 4], "dispatched_at": (start + timedelta(minutes=7 * i)).isoformat()})
-        for i in range(100_000)
-    ]
+    orders = [(rnd.choice(tiers), start + timedelta(seconds=rnd.randrange(2 * 365 * 86400))) for _ in range(100_000)]
+    lines = [json.dumps({"tier": tier, "dispatched_at": t.isoformat()}) for tier, t in orders]
     t0 = time.perf_counter()
     r = hotline("deadlines", "--batch", "-", "--calendar", "package", stdin="\n".join(lines))
     took = time.perf_counter() - t0
     assert r.returncode == 0
-    assert len(r.stdout.splitlines()) == len(lines)
-    print(f"\nhotline deadlines --batch: {len(lines)} orders in {took:.2f}s = {len(lines) / took:,.0f}/s")
+    answers = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(answers) == len(lines)
+    rate = len(lines) / took
+
+    from domain.models import Tier
+
+    sample = orders[:5000]
+    t0 = time.perf_counter()
+    expected = [_loop_deadlines(Tier(tier), t) for tier, t in sample]
+    loop_rate = len(sample) / (time.perf_counter() - t0)
+    for (receipt, completion), answer in zip(expected, answers, strict=False):
+        assert (answer["receipt_due"], answer["completion_due"]) == (receipt.isoformat(), completion.isoformat())
+    print(
+        f"\nhotline deadlines --batch: {len(lines)} orders in {took:.2f}s = {rate:,.0f}/s (process start included); "
+        f"day-by-day loop over chinese_calendar: {loop_rate:,.0f}/s; ratio {rate / loop_rate:.1f}x"
+    )
+    assert rate >= 5 * loop_rate
