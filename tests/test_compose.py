@@ -40,6 +40,7 @@ REQUIRED_SERVICES = {
     "temporal-setup",
     "temporal-ui",
     "worker",
+    "codec-server",
 }
 
 # Who waits for whom, and for what.
@@ -52,6 +53,7 @@ EXPECTED_DEPENDENCIES = {
         "temporal-setup": "service_completed_successfully",
         "postgresql": "service_healthy",
     },
+    "codec-server": {"postgresql": "service_healthy"},
 }
 
 ONE_SHOT_JOBS = {"temporal-schema", "temporal-setup"}
@@ -371,6 +373,54 @@ class TestWorker:
         assert env["HOTLINE_TASK_QUEUE"] == "hotline-orders"
         assert env["HOTLINE_NAMESPACE"] == "${HOTLINE_NAMESPACE:-default}"
         assert re.match(r"postgres(ql)?://[^@]+@postgresql:5432/", env["HOTLINE_DATABASE_URL"])
+
+
+class TestCodecServer:
+    def test_built_from_the_dockerfile_running_hotline_codec_server(self, services: dict[str, dict[str, Any]]) -> None:
+        """The codec server is the project's image running `hotline codec-server`."""
+        codec = services["codec-server"]
+        build = codec["build"]
+        context = build if isinstance(build, str) else build.get("context", ".")
+        assert (ROOT / context).resolve() == ROOT
+        assert _argv(codec["command"])[:2] == ["hotline", "codec-server"]
+
+    def test_listens_for_the_browser_and_checks_tokens(self, services: dict[str, dict[str, Any]]) -> None:
+        """It binds 0.0.0.0 (so it demands tokens), publishes its port, and reaches the token store."""
+        codec = services["codec-server"]
+        env = _environment(codec)
+        assert env["HOTLINE_CODEC_HOST"] == "0.0.0.0"
+        port = env["HOTLINE_CODEC_PORT"]
+        assert any(str(p).endswith(f":{port}") for p in codec.get("ports", []))
+        assert re.match(r"postgres(ql)?://[^@]+@postgresql:5432/", env["HOTLINE_DATABASE_URL"])
+        assert "/health" in " ".join(_argv(codec["healthcheck"]["test"]))
+
+    def test_the_ui_decrypts_through_it(self, services: dict[str, dict[str, Any]]) -> None:
+        """TEMPORAL_CODEC_ENDPOINT is the codec server's public URL, by default on its published port."""
+        env = _environment(services["temporal-ui"])
+        port = _environment(services["codec-server"])["HOTLINE_CODEC_PORT"]
+        endpoint = env["TEMPORAL_CODEC_ENDPOINT"]
+        assert re.fullmatch(r"\$\{HOTLINE_CODEC_PUBLIC_URL:-https?://[^}]+\}", endpoint), endpoint
+        assert endpoint.rstrip("}").endswith(f":{port}")
+        assert env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+
+    def test_the_ui_origin_is_the_only_cors_origin(self, services: dict[str, dict[str, Any]]) -> None:
+        """The codec server's CORS origin is the UI's, configurable, by default the published UI port."""
+        argv = _argv(services["codec-server"]["command"])
+        origin = argv[argv.index("--ui-origin") + 1]
+        ui_port = str(services["temporal-ui"]["ports"][0]).split(":")[0]
+        assert origin == f"${{HOTLINE_UI_ORIGIN:-http://localhost:{ui_port}}}"
+
+    @pytest.mark.parametrize("service", ["worker", "codec-server"])
+    def test_keys_are_a_required_reference(self, services: dict[str, dict[str, Any]], service: str) -> None:
+        """The worker and the codec server take the key ring from ${HOTLINE_CODEC_KEYS:?…}, never a value."""
+        value = _environment(services[service])["HOTLINE_CODEC_KEYS"]
+        assert REQUIRED_VARIABLE.match(value), f"{service}: HOTLINE_CODEC_KEYS is not a required reference"
+        assert value.startswith("${HOTLINE_CODEC_KEYS:?")
+
+    def test_no_key_material_anywhere(self, compose: dict[str, Any]) -> None:
+        """No string of the file holds what looks like a key (`id:` + base64 of 32 bytes)."""
+        key = re.compile(r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=")
+        assert not [s for s in _strings(compose) if key.search(s)]
 
 
 class TestSecrets:

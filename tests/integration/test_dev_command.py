@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -55,7 +57,12 @@ def _stop(proc: subprocess.Popen[bytes], sig: signal.Signals) -> float:
 
 @pytest.mark.integration
 def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
-    """Ctrl-C stops every process within 15 s; a second run finds the order where it was."""
+    """Ctrl-C stops every process within 15 s; a second run finds the order where it was.
+
+    Without HOTLINE_CODEC_KEYS the first run creates the key file (0600) under the data dir, the
+    codec server answers and the Web UI is told to use it; the second run reuses the same key, so
+    the order reads back.
+    """
     data = tmp_path / "data"
     env = {
         **os.environ,
@@ -63,17 +70,28 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
         "HOTLINE_PG_PORT": str(free_port()),
         "HOTLINE_TEMPORAL_PORT": str(free_port()),
         "HOTLINE_UI_PORT": str(free_port()),
+        "HOTLINE_CODEC_PORT": str(free_port()),
         "HOTLINE_LOG_FORMAT": "json",
     }
+    env.pop("HOTLINE_CODEC_KEYS", None)
     env["HOTLINE_TEMPORAL_ADDRESS"] = f"127.0.0.1:{env['HOTLINE_TEMPORAL_PORT']}"
     env["HOTLINE_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{env['HOTLINE_PG_PORT']}/hotline"
     log = tmp_path / "dev.log"
     order_file = tmp_path / "order.json"
     order_file.write_text(json.dumps(new_order("DEV1")), encoding="utf-8")
 
+    keys = data / "codec-keys.json"
     proc = _start_dev(env, log)
     try:
         assert f"http://localhost:{env['HOTLINE_UI_PORT']}" in log.read_text()
+        codec = f"http://localhost:{env['HOTLINE_CODEC_PORT']}"
+        assert codec in log.read_text()
+        assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+        key_text = keys.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['HOTLINE_CODEC_PORT']}/health", timeout=5) as r:
+            assert json.load(r)["current_key"] == json.loads(key_text)["keys"][0]["id"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['HOTLINE_UI_PORT']}/api/v1/settings", timeout=5) as r:
+            assert json.load(r)["Codec"]["Endpoint"] == codec
         started = subprocess.run(
             [str(BIN / "hotline"), "order", "start", str(order_file)], env=env, capture_output=True, text=True
         )
@@ -87,6 +105,7 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
 
     proc = _start_dev(env, tmp_path / "dev2.log")
     try:
+        assert keys.read_text() == key_text
         shown = subprocess.run(
             [str(BIN / "hotline"), "order", "show", "DEV1", "--json"], env=env, capture_output=True, text=True
         )
@@ -99,7 +118,10 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "what"), [("HOTLINE_TEMPORAL_PORT", "Temporal gRPC"), ("HOTLINE_CODEC_PORT", "codec server")]
+)
+def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path, setting: str, what: str) -> None:
     """A port in use: one line naming the port and the setting that moves it; nothing starts."""
     import socket
 
@@ -110,12 +132,12 @@ def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path) -> None:
         env = {
             **os.environ,
             "HOTLINE_DATA_DIR": str(tmp_path / "data"),
-            "HOTLINE_TEMPORAL_PORT": str(taken),
+            "HOTLINE_TEMPORAL_PORT": str(free_port()),
             "HOTLINE_UI_PORT": str(free_port()),
             "HOTLINE_PG_PORT": str(free_port()),
+            "HOTLINE_CODEC_PORT": str(free_port()),
+            setting: str(taken),
         }
         result = subprocess.run([str(BIN / "hotline"), "dev"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        f"hotline dev: port {taken} (Temporal gRPC) is taken; set HOTLINE_TEMPORAL_PORT to move it"
-    )
+    assert result.stderr.strip() == f"hotline dev: port {taken} ({what}) is taken; set {setting} to move it"

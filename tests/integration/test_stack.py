@@ -1,5 +1,8 @@
 """The real parts together: the dev server, embedded PostgreSQL, the worker, the `hotline` command
-and the `temporal` CLI with plain JSON, as an integration engineer would use them."""
+and the `temporal` CLI with plain JSON, as an integration engineer would use them.
+
+Payloads are encrypted, so the `temporal` CLI reads results through the codec server
+(``TEMPORAL_CODEC_ENDPOINT``, the same as ``--codec-endpoint``), as the integration's would."""
 
 from __future__ import annotations
 
@@ -25,14 +28,17 @@ from workers.dev import TemporalDevServer, venv_binary
 BIN = Path(sys.executable).parent
 
 
-def _env(server: TemporalDevServer, task_queue: str, database_url: str) -> dict[str, str]:
-    return {
+def _env(server: TemporalDevServer, task_queue: str, database_url: str, codec_endpoint: str = "") -> dict[str, str]:
+    env = {
         **os.environ,
         "HOTLINE_TEMPORAL_ADDRESS": server.address,
         "HOTLINE_TASK_QUEUE": task_queue,
         "HOTLINE_DATABASE_URL": database_url,
         "HOTLINE_LOG_FORMAT": "json",
     }
+    if codec_endpoint:
+        env["TEMPORAL_CODEC_ENDPOINT"] = codec_endpoint
+    return env
 
 
 async def _run(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,11 +69,12 @@ class TestOrderThroughTheRealStack:
         pool: asyncpg.Pool,
         database_url: str,
         task_queue: str,
+        codec_endpoint: str,
         tmp_path: Path,
     ) -> None:
         """`hotline order start`, `temporal workflow update execute --name receive`, then the order
         is `received` in the status query, in its search attributes, and in PostgreSQL."""
-        env = _env(dev_server, task_queue, database_url)
+        env = _env(dev_server, task_queue, database_url, codec_endpoint)
         no = _order_no()
         now = datetime.now(SHANGHAI).replace(microsecond=0)
         (tmp_path / "order.json").write_text(json.dumps(new_order(no, dispatched_at=now.isoformat())), encoding="utf-8")
@@ -129,9 +136,10 @@ class TestOrderThroughTheRealStack:
         pool: asyncpg.Pool,
         database_url: str,
         task_queue: str,
+        codec_endpoint: str,
     ) -> None:
         """Plain JSON through `temporal workflow start` works like `hotline order start`."""
-        env = _env(dev_server, task_queue, database_url)
+        env = _env(dev_server, task_queue, database_url, codec_endpoint)
         no = _order_no()
         temporal = str(venv_binary("temporal"))
         async with running_worker(dev_client, pool, task_queue):
@@ -205,10 +213,11 @@ class TestWholeLifeWithTheTemporalCliAlone:
         pool: asyncpg.Pool,
         database_url: str,
         task_queue: str,
+        codec_endpoint: str,
     ) -> None:
         """An outsider with the `temporal` CLI and the contract takes an order from start to close,
         through co-handling, an extension and a dissatisfied callback; the record is archived."""
-        env = _env(dev_server, task_queue, database_url)
+        env = _env(dev_server, task_queue, database_url, codec_endpoint)
         no = _order_no()
         wid = f"order-{no}"
         temporal = str(venv_binary("temporal"))
