@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
+from domain.inquiry import Answer, InquiryStatus, NewInquiry, Reassign
 from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -73,6 +74,22 @@ def _entries() -> list[tuple[str, type[BaseModel], Mode, str, str]]:
             "serialization",
             "HandlingOrder",
             "answer of the `handling_order` query (its argument is the unit's org id as a JSON string)",
+        ),
+        ("inquiry/NewInquiry.json", NewInquiry, "validation", "NewInquiry", "input of the `DoubtfulOrder` workflow"),
+        ("inquiry/answer.json", Answer, "validation", "answer", "payload of the `DoubtfulOrder` `answer` action"),
+        (
+            "inquiry/reassign.json",
+            Reassign,
+            "validation",
+            "reassign",
+            "payload of the `DoubtfulOrder` `reassign` action",
+        ),
+        (
+            "inquiry/InquiryStatus.json",
+            InquiryStatus,
+            "serialization",
+            "InquiryStatus",
+            "answer of the `DoubtfulOrder` `status` query and the workflow's result",
         ),
     ]
     return entries

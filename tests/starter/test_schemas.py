@@ -79,9 +79,10 @@ class TestCheckedIn:
             )
 
     def test_one_file_per_payload(self) -> None:
-        """NewOrder, each of the 15 actions, OrderStatus, HandlingOrder, and a README."""
+        """NewOrder, each of the 15 actions, OrderStatus, HandlingOrder, the doubtful order's four, a README."""
         expected = {"NewOrder.json", "OrderStatus.json", "HandlingOrder.json", "README.md"}
         expected |= {f"actions/{name}.json" for name in ACTIONS}
+        expected |= {f"inquiry/{n}.json" for n in ("NewInquiry", "answer", "reassign", "InquiryStatus")}
         assert len(ACTIONS) == 15
         assert set(generate()) == expected
 
@@ -206,7 +207,7 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0, r.stderr
-        assert "wrote 19 file(s)" in r.stdout
+        assert "wrote 23 file(s)" in r.stdout
         assert self._hotline("--dir", str(folder), "--check").returncode == 0
 
         (folder / "actions" / "receive.json").write_text("{}\n", encoding="utf-8")
@@ -221,7 +222,7 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0
-        assert "wrote 2 file(s), 17 unchanged" in r.stdout
+        assert "wrote 2 file(s), 21 unchanged" in r.stdout
         assert "old.json is not generated" in r.stderr
         assert (folder / "actions" / "old.json").exists()  # never deleted
         assert (folder / "actions" / "receive.json").read_text(encoding="utf-8") == generate()["actions/receive.json"]

@@ -1,0 +1,509 @@
+"""The doubtful order (存疑工单, Article 7.3) as a pure state machine.
+
+The city hotline asks a profession's unit for a professional answer on a doubtful order. The unit
+must answer within the rulebook's reply window (`doubtful_reply_working_days`, default 1 working
+day, counted like a completion deadline); a warning goes out at the rulebook's warning fraction and
+an escalation at the end, both to the unit and to `dept-hotline`. The platform may reassign the
+question to another unit; the reply deadline stays as it was. The answer goes to the city hotline's
+outbox. A late answer is flagged `reply_late`, and that is never forgiven.
+
+`Inquiry` follows `domain.order.Order`: time comes in as an argument, every change is returned as
+data (timeline entries, outbox items, deadline changes), and the `DoubtfulOrder` workflow only
+wires it to Temporal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from domain import deadlines as dl
+from domain.calendar import SHANGHAI, BusinessCalendar
+from domain.directory import ORGANISATIONS, can_handle
+from domain.errors import InvalidOrder, Rejected
+from domain.lifecycle import parse_action
+from domain.models import (
+    MAX_FUTURE_SKEW,
+    ORDER_NO_PATTERN,
+    Action,
+    Actor,
+    DeadlineState,
+    RejectedAction,
+    Role,
+    Text,
+    TimelineEntry,
+)
+from domain.order import OutboxItem
+from domain.records import NumberedEntry
+from domain.rulebook import Rulebook
+
+#: Platform operators who may reassign a doubtful order (the two handling platforms).
+PLATFORMS: Final = ("center", "utilities")
+
+#: The department that supervises the city hotline's business and hears of every escalation.
+SUPERVISION: Final = "dept-hotline"
+
+#: Key of the reply deadline among `InquiryStatus.deadline`'s kind, its timer names, its late flag.
+REPLY: Final = "reply"
+REPLY_LABEL: Final = "reply deadline"
+REPLY_WARNING_LABEL: Final = "reply warning"
+REPLY_LATE: Final = "reply_late"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _handling_unit(v: str) -> str:
+    if not can_handle(v):
+        raise ValueError(
+            f"{v!r} cannot handle orders; allowed: a division (dept-*), a commission unit (unit-*), "
+            "a district commission (district-*) or utilities"
+        )
+    return v
+
+
+class NewInquiry(_Value):
+    """One doubtful order as the city hotline asks it: the input of the `DoubtfulOrder` workflow."""
+
+    inquiry_no: str = Field(
+        pattern=ORDER_NO_PATTERN,
+        description="The city hotline's number of the inquiry: 1-64 of A-Z a-z 0-9 - _.",
+    )
+    asked_at: AwareDatetime = Field(description="When the city hotline asked (aware ISO-8601); the clock start.")
+    unit: str = Field(description="The org id of the profession's unit asked (one that can handle orders).")
+    order_no: str | None = Field(
+        default=None, pattern=ORDER_NO_PATTERN, description="The order the question concerns, if any."
+    )
+    question: str = Field(min_length=1, max_length=5000, description="What the city hotline asks.")
+
+    _check_unit = field_validator("unit")(classmethod(lambda cls, v: _handling_unit(v)))
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow id of this inquiry, `inquiry-<inquiry_no>`."""
+        return inquiry_workflow_id(self.inquiry_no)
+
+    @property
+    def outbox_order_no(self) -> str:
+        """What the outbox tables' `order_no` column holds: the order's number, else `inquiry-<no>`."""
+        return self.order_no or self.workflow_id
+
+    def check_arrival(self, now: datetime) -> None:
+        """Refuse an `asked_at` more than five minutes after ``now``.
+
+        Raises:
+            InvalidOrder: naming the field and the allowed range.
+        """
+        if self.asked_at > now + MAX_FUTURE_SKEW:
+            raise InvalidOrder(
+                f"asked_at: {self.asked_at.isoformat()} lies in the future; allowed: "
+                f"not later than {(now + MAX_FUTURE_SKEW).isoformat()} (now + 5 minutes)"
+            )
+
+
+def inquiry_workflow_id(inquiry_no: str) -> str:
+    """The workflow id of an inquiry number (contract: `inquiry-<inquiry_no>`)."""
+    return f"inquiry-{inquiry_no}"
+
+
+class Answer(Action):
+    """`answer`: the asked unit's professional answer (Article 7.3)."""
+
+    answer: Text = Field(description="The unit's answer, in words.")
+
+
+class Reassign(Action):
+    """`reassign`: the platform sends the question to another unit; the reply deadline stays."""
+
+    unit: str = Field(description="The org id of the unit now asked (one that can handle orders).")
+    reason: Text = Field(description="Why another unit answers.")
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, v: str) -> str:
+        if v not in ORGANISATIONS:
+            raise ValueError(
+                f"unknown org {v!r}; allowed: dept-*, unit-*, district-* ids of the organisation directory or utilities"
+            )
+        return v
+
+
+#: Every action of a doubtful order: name -> payload model.
+INQUIRY_ACTIONS: Final[dict[str, type[Action]]] = {"answer": Answer, "reassign": Reassign}
+
+
+class InquiryPhase(StrEnum):
+    """Where a doubtful order stands."""
+
+    AWAITING_ANSWER = "awaiting_answer"
+    ANSWERED = "answered"
+
+
+class Reassignment(_Value):
+    """One reassignment of the question to another unit."""
+
+    at: AwareDatetime
+    by: Actor
+    from_unit: str
+    to_unit: str
+    reason: str
+
+
+class InquiryStatus(_Value):
+    """The `status` query's answer and the `DoubtfulOrder` workflow's result."""
+
+    inquiry_no: str
+    unit: str = Field(description="The unit asked now.")
+    order_no: str | None = None
+    question: str
+    asked_at: AwareDatetime
+    rulebook: str
+    phase: InquiryPhase
+    waiting_for: str = Field(default="", description="What the inquiry waits for, and until when.")
+    answer: str | None = None
+    answered_at: AwareDatetime | None = None
+    answered_by: Actor | None = None
+    reassignments: list[Reassignment] = Field(default_factory=list)
+    deadline: DeadlineState = Field(description="The reply deadline, with its rule and what became of it.")
+    flags: list[str] = Field(default_factory=list, description="`reply_late` once the deadline was missed.")
+    rejected_actions: list[RejectedAction] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class InquiryRecord(BaseModel):
+    """The projection of one inquiry run at one revision, with the rows not yet written.
+
+    Writing a record twice, or an older record after a newer one, changes nothing: rows are keyed
+    by (run_id, seq) and the projection by run_id with its revision.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    workflow_id: str
+    revision: int = Field(ge=0)
+    inquiry: NewInquiry
+    status: InquiryStatus
+    entries: list[NumberedEntry] = Field(default_factory=list)
+    outbox: list[OutboxItem] = Field(default_factory=list)
+
+
+def _fmt(t: datetime) -> str:
+    return t.astimezone(SHANGHAI).strftime("%a %Y-%m-%d %H:%M")
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(SHANGHAI).isoformat(timespec="minutes")
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{mins}m"] if mins or not parts else []
+    return " ".join(parts)
+
+
+class Inquiry:
+    """One doubtful order's state and rules. Every public method takes ``now`` (aware) and is pure."""
+
+    def __init__(self, new: NewInquiry, rulebook: Rulebook, calendar: BusinessCalendar, now: datetime) -> None:
+        """Bind the rulebook, compute the reply deadline, tell the unit, mark a missed window."""
+        self.new = new
+        self.rulebook = rulebook
+        self.calendar = calendar
+        self.unit = new.unit
+        self.phase = InquiryPhase.AWAITING_ANSWER
+        self.answer: str | None = None
+        self.answered_at: datetime | None = None
+        self.answered_by: Actor | None = None
+        self.reassignments: list[Reassignment] = []
+        self.flags: list[str] = []
+        self.rejected: list[RejectedAction] = []
+        self.timeline: list[TimelineEntry] = []
+        self.outbox: list[OutboxItem] = []
+        self.request_ids: dict[str, str] = {}
+        self.revision = 0
+
+        d = dl.doubtful_reply_deadline(rulebook, calendar, new.asked_at)
+        self.deadline = DeadlineState(
+            kind=REPLY,
+            label=REPLY_LABEL,
+            start=d.start,
+            due=d.due,
+            warn_at=dl.warning_instant(rulebook, d),
+            explanation=d.explanation,
+            calendar_confirmed=d.calendar_confirmed,
+        )
+        about = f" on order {new.order_no}" if new.order_no else ""
+        self._note(now, "asked", None, f"the city hotline asked {new.unit}{about} at {_iso(new.asked_at)}")
+        self._notify(
+            now,
+            new.unit,
+            "doubtful_inquiry",
+            f"the city hotline asks for your professional answer{about}; reply by {_fmt(d.due)}",
+        )
+        self.fire_due(now)
+
+    # -- the actions ------------------------------------------------------------------------------
+
+    def check(self, name: str, raw: Any, now: datetime) -> Action | None:
+        """Validate action ``name`` with payload ``raw`` against the state at ``now``.
+
+        Returns:
+            The parsed action, or None when its `request_id` was applied already (a repeat:
+            accepted, and takes no effect).
+
+        Raises:
+            Rejected: what was wrong and what is allowed.
+        """
+        model = INQUIRY_ACTIONS.get(name)
+        if model is None:
+            raise Rejected(f"unknown action {name!r}; allowed: {', '.join(INQUIRY_ACTIONS)}")
+        action = parse_action(name, model, raw)
+        if action.request_id is not None and action.request_id in self.request_ids:
+            if self.request_ids[action.request_id] != name:
+                raise Rejected(
+                    f"{name} refused: request_id {action.request_id!r} was already used for "
+                    f"{self.request_ids[action.request_id]}; allowed: a new request_id"
+                )
+            return None
+        if self.phase is InquiryPhase.ANSWERED:
+            raise Rejected(
+                f"{name} refused: the inquiry was answered by {self.unit} at "
+                f"{_iso(self.answered_at or now)}; nothing may change it"
+            )
+        self._checkers[name](self, action, now)
+        return action
+
+    def act(self, name: str, raw: Any, now: datetime) -> bool:
+        """Validate and apply an action. Returns False for a repeat of an applied `request_id`.
+
+        Raises:
+            Rejected: as `check`; nothing changed.
+        """
+        action = self.check(name, raw, now)
+        if action is None:
+            return False
+        if action.request_id is not None:
+            self.request_ids[action.request_id] = name
+        self.fire_due(now)  # a deadline reached before the action counts against it
+        self._appliers[name](self, action, now)
+        return True
+
+    def reject(self, name: str, raw: Any, reason: str, now: datetime) -> None:
+        """Keep a refused signal among `rejected_actions` (it changes nothing else)."""
+        actor = raw.get("actor") if isinstance(raw, dict) else None
+        request_id = raw.get("request_id") if isinstance(raw, dict) else None
+        self.rejected.append(
+            RejectedAction(
+                at=now,
+                action=name,
+                actor=actor if isinstance(actor, dict) else None,
+                request_id=request_id if isinstance(request_id, str) else None,
+                reason=reason,
+            )
+        )
+        self.revision += 1
+
+    def _check_answer(self, a: Answer, now: datetime) -> None:
+        if a.actor.org != self.unit or a.actor.role is not Role.HANDLER:
+            raise Rejected(
+                f"answer refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
+                f"a handler of the asked unit {self.unit} (org {self.unit!r}, role 'handler')"
+            )
+
+    def _apply_answer(self, a: Answer, now: datetime) -> None:
+        # `act` fired the deadline first: an answer at or after the due instant finds it overdue
+        late = self.deadline.overdue_since is not None
+        self.deadline = self.deadline.model_copy(update={"met_at": now})
+        self.phase = InquiryPhase.ANSWERED
+        self.answer = a.answer
+        self.answered_at = now
+        self.answered_by = a.actor
+        when = f"late: it was due {_iso(self.deadline.due)}" if late else f"due {_iso(self.deadline.due)}"
+        self._note(now, "answered", a, f"{self.unit} answered ({when}): {a.answer}")
+        self._to_hotline(
+            now,
+            "doubtful_answer",
+            f"the professional answer of {self.unit} to inquiry {self.new.inquiry_no}",
+            {
+                "inquiry_no": self.new.inquiry_no,
+                "order_no": self.new.order_no,
+                "unit": self.unit,
+                "answer": a.answer,
+                "answered_at": now.astimezone(SHANGHAI).isoformat(),
+                "late": late,
+            },
+        )
+
+    def _check_reassign(self, a: Reassign, now: datetime) -> None:
+        if a.actor.org not in PLATFORMS or a.actor.role is not Role.OPERATOR:
+            raise Rejected(
+                f"reassign refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
+                "a platform operator (org 'center' or 'utilities', role 'operator')"
+            )
+        if not can_handle(a.unit):
+            raise Rejected(
+                f"reassign refused: {a.unit} cannot handle orders; allowed: a division (dept-*), "
+                "a commission unit (unit-*), a district commission (district-*) or utilities"
+            )
+        if a.unit == self.unit:
+            raise Rejected(f"reassign refused: {a.unit} is the unit asked already; allowed: another unit")
+
+    def _apply_reassign(self, a: Reassign, now: datetime) -> None:
+        old = self.unit
+        self.reassignments.append(Reassignment(at=now, by=a.actor, from_unit=old, to_unit=a.unit, reason=a.reason))
+        self.unit = a.unit
+        due = self.deadline.due
+        self._note(
+            now,
+            "reassigned",
+            a,
+            f"from {old} to {a.unit}: {a.reason}; the reply deadline stays as it was, {_iso(due)}",
+        )
+        state = "overdue since" if self.deadline.overdue_since else "reply by"
+        self._notify(
+            now,
+            a.unit,
+            "doubtful_inquiry",
+            f"a doubtful order reassigned to you from {old}: {a.reason}; {state} {_fmt(due)}",
+        )
+        self._notify(now, old, "doubtful_reassigned", f"the doubtful order was reassigned to {a.unit}: {a.reason}")
+
+    _checkers: Final[dict[str, Callable[[Inquiry, Any, datetime], None]]] = {
+        "answer": _check_answer,
+        "reassign": _check_reassign,
+    }
+    _appliers: Final[dict[str, Callable[[Inquiry, Any, datetime], None]]] = {
+        "answer": _apply_answer,
+        "reassign": _apply_reassign,
+    }
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def next_timer(self) -> tuple[datetime, str] | None:
+        """The next instant the reply deadline needs attention (warning or end), with its timer's name."""
+        d = self.deadline
+        if self.phase is InquiryPhase.ANSWERED or d.overdue_since is not None:
+            return None
+        if d.warn_at is not None and d.warned_at is None:
+            return d.warn_at, REPLY_WARNING_LABEL
+        return d.due, REPLY_LABEL
+
+    def fire_due(self, now: datetime) -> bool:
+        """Record the warning and the end that ``now`` has reached; returns whether anything fired.
+
+        An inquiry that arrives late has its missed window marked at once. Lateness is never
+        forgiven: the flag stays whatever happens later (a reassignment, a late answer).
+        """
+        if self.phase is InquiryPhase.ANSWERED:
+            return False
+        fired = False
+        d = self.deadline
+        if d.warn_at is not None and d.warned_at is None and d.overdue_since is None and now >= d.warn_at:
+            self._warn(now)
+            fired = True
+        if self.deadline.overdue_since is None and now >= self.deadline.due:
+            self._overdue(now)
+            fired = True
+        return fired
+
+    def _warn(self, now: datetime) -> None:
+        d = self.deadline
+        self.deadline = d.model_copy(update={"warned_at": now})
+        fraction = self.rulebook.warning_fraction
+        text = f"{REPLY_LABEL} of {self.unit}: {fraction:.0%} of the window has passed; due {_fmt(d.due)}"
+        if d.due > now:
+            text += f" (in {_span(d.due - now)})"
+        self._note(now, "reply_warning", None, text)
+        for org in self._responsible():
+            self._notify(now, org, "reply_warning", text, due=d.due)
+
+    def _overdue(self, now: datetime) -> None:
+        d = self.deadline
+        self.deadline = d.model_copy(update={"overdue_since": d.due})
+        self._flag(REPLY_LATE)
+        text = f"{REPLY_LABEL} of {self.unit} missed: it was due {_fmt(d.due)}"
+        self._note(now, "reply_overdue", None, text)
+        for org in self._responsible():
+            self._notify(now, org, "reply_overdue", text, due=d.due)
+
+    def _responsible(self) -> list[str]:
+        """Who hears of a warning or an escalation: the unit asked now, and supervision."""
+        return list(dict.fromkeys([self.unit, SUPERVISION]))
+
+    # -- views --------------------------------------------------------------------------------
+
+    def status(self) -> InquiryStatus:
+        """The `status` query's answer."""
+        n = self.new
+        return InquiryStatus(
+            inquiry_no=n.inquiry_no,
+            unit=self.unit,
+            order_no=n.order_no,
+            question=n.question,
+            asked_at=n.asked_at,
+            rulebook=self.rulebook.id,
+            phase=self.phase,
+            waiting_for=self.waiting_for(),
+            answer=self.answer,
+            answered_at=self.answered_at,
+            answered_by=self.answered_by,
+            reassignments=list(self.reassignments),
+            deadline=self.deadline,
+            flags=list(self.flags),
+            rejected_actions=list(self.rejected),
+            timeline=list(self.timeline),
+        )
+
+    def waiting_for(self) -> str:
+        """What the inquiry waits for, and until when, in one line."""
+        if self.phase is InquiryPhase.ANSWERED:
+            return f"nothing: answered by {self.unit}"
+        d = self.deadline
+        if d.overdue_since is not None:
+            return f"the answer of {self.unit} (OVERDUE since {_fmt(d.due)})"
+        return f"the answer of {self.unit} by {_fmt(d.due)}"
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _note(self, now: datetime, kind: str, actor: Action | None, detail: str) -> None:
+        self.timeline.append(
+            TimelineEntry(at=now, kind=kind, actor=actor.actor if actor is not None else None, detail=detail)
+        )
+        self.revision += 1
+
+    def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
+        self.outbox.append(
+            OutboxItem(
+                seq=len(self.outbox), channel="notification", recipient=org, kind=kind, text=text, due=due, at=now
+            )
+        )
+        self.revision += 1
+
+    def _to_hotline(self, now: datetime, kind: str, text: str, payload: dict[str, Any]) -> None:
+        self.outbox.append(
+            OutboxItem(
+                seq=len(self.outbox),
+                channel="hotline",
+                recipient="hotline",
+                kind=kind,
+                text=text,
+                payload=payload,
+                at=now,
+            )
+        )
+        self.revision += 1
+
+    def _flag(self, flag: str) -> None:
+        if flag not in self.flags:
+            self.flags.append(flag)
+            self.revision += 1
