@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendar import CalendarYear
@@ -52,3 +54,42 @@ class CalendarYears(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     years: list[CalendarYear]
+
+
+class MonthlyReportRequest(BaseModel):
+    """The month (its first day) whose report to produce."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: date
+
+
+class MonthlyReportResult(BaseModel):
+    """Where the month's report went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: date
+    orders: int
+    ranked: int
+    stored: bool
+
+
+class DutyDay(BaseModel):
+    """The day a daily duty runs for, and its parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    training_reminder_working_days: int = Field(default=3, ge=0)
+
+
+class DutyOutcome(BaseModel):
+    """What a duty did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    duty: str
+    period: str
+    orgs: list[str] = Field(default_factory=list)
+    skipped: str = ""

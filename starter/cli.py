@@ -149,12 +149,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    from starter import deadlines_cmd, demo, outbox_cmd, schemas_cmd
+    from starter import (
+        codec_cmd,
+        deadlines_cmd,
+        demo,
+        duty_cmd,
+        gateway_cmd,
+        inquiry_cmd,
+        outbox_cmd,
+        schemas_cmd,
+        stats_cmd,
+    )
 
+    codec_cmd.register(sub)
     deadlines_cmd.register(sub)
     schemas_cmd.register(sub)
     outbox_cmd.register(sub)
     demo.register(sub)
+    gateway_cmd.register(sub)
+    inquiry_cmd.register(sub)
+    stats_cmd.register(sub)
+    duty_cmd.register(sub)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -34,10 +34,14 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     ),
     "HOTLINE_CODEC_KEY_FILE": (
         ".data/codec-keys.json",
-        "JSON key ring file; `hotline dev` creates one under .data/ on first start",
+        "JSON key ring file (default: in HOTLINE_DATA_DIR); `hotline dev` creates it on first start, "
+        "`hotline codec rotate-key` adds a key",
     ),
-    "HOTLINE_CODEC_PORT": ("8234", "`hotline dev`: port of the codec server the Web UI decrypts through"),
-    "HOTLINE_CODEC_HOST": ("127.0.0.1", "address the codec server binds; off loopback it demands operator tokens"),
+    "HOTLINE_CODEC_PORT": ("8234", "port of the codec server the Web UI decrypts through"),
+    "HOTLINE_CODEC_HOST": (
+        "127.0.0.1",
+        "address `hotline codec-server` binds; off loopback it demands operator tokens",
+    ),
     "HOTLINE_GATEWAY_PORT": ("8235", "port of the handler gateway (`hotline gateway`)"),
     "HOTLINE_GATEWAY_HOST": ("127.0.0.1", "address the handler gateway binds"),
     "HOTLINE_LOG_FORMAT": (

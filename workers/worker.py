@@ -10,52 +10,78 @@ from datetime import timedelta
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.db import apply_migrations, create_pool
+from activities.duties import DutyActivities
+from activities.inquiries import InquiryActivities
 from activities.orders import OrderActivities
+from workers import temporal
+from workers.codec import KeyRing, KeyRingError, load_keyring
+from workers.schedules import ensure_schedules
 from workers.settings import Settings
+from workflows.doubtful_order import DoubtfulOrder
+from workflows.duties import DailyDuties, MonthlyReport
 from workflows.work_order import WorkOrder
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (WorkOrder,)
+WORKFLOWS: Sequence[type] = (WorkOrder, DoubtfulOrder, DailyDuties, MonthlyReport)
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the project's data converter."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
-    )
+async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Client:
+    """A client with the project's data converter (payloads encrypted; `workers.temporal.connect`)."""
+    return await temporal.connect(settings, keyring=keyring)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Worker:
     """The worker for ``task_queue`` with every workflow and activity of the project."""
     orders = OrderActivities(pool)
+    duties = DutyActivities(pool)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=[orders.record_order, orders.load_calendar_years],
+        activities=[
+            orders.record_order,
+            orders.load_calendar_years,
+            InquiryActivities(pool).record_inquiry,
+            duties.training_reminders,
+            duties.record_training_missed,
+            duties.roster_reminders,
+            duties.monthly_report,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=5),
     )
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM arrives), then shut down gracefully."""
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, keyring: KeyRing | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM arrives), then shut down gracefully.
+
+    ``keyring`` defaults to `load_keyring(settings)`; without usable keys the worker does not start
+    (a one-line exit naming the fault).
+    """
+    if keyring is None:
+        try:
+            keyring = load_keyring(settings)
+        except KeyRingError as err:
+            raise SystemExit(f"hotline worker: {err}") from None
     stop = stop or _stop_on_signals()
     pool = await create_pool(settings.database_url)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)
-        client = await connect(settings)
+        client = await connect(settings, keyring=keyring)
         worker = build_worker(client, pool, task_queue=settings.task_queue)
-        log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        log.info(
+            "worker.started",
+            task_queue=settings.task_queue,
+            temporal=settings.temporal_address,
+            codec_key=keyring.newest,
+        )
         async with worker:
             await _recheck_unconfirmed(client)
+            await ensure_schedules(client, task_queue=settings.task_queue)
             await stop.wait()
             log.info("worker.stopping")
         log.info("worker.stopped")

@@ -118,12 +118,17 @@ class TestClaim:
         assert sorted(got) == ids
 
     async def test_lease_runs_out(self, db: Db) -> None:
-        """Claimed with --lease 0.5 and not acknowledged, the message goes to the next consumer."""
+        """Claimed with --lease 3 and not acknowledged, the message goes to the next consumer.
+
+        (Three seconds leave room for a loaded machine to start the second command within the lease.)
+        """
         [mid] = await add_hotline_messages(db.pool, 1)
-        r = await hotline("claim", "hotline", "--consumer", "a", "--lease", "0.5", database_url=db.url)
+        r = await hotline("claim", "hotline", "--consumer", "a", "--lease", "3", database_url=db.url)
         assert [m["id"] for m in ndjson(r.out)] == [mid]
+        until = await db.pool.fetchval("SELECT claimed_until FROM hotline_outbox WHERE id = $1", mid)
         assert (await hotline("claim", "hotline", "--consumer", "b", database_url=db.url)).out == ""
-        await asyncio.sleep(0.6)
+        left = await db.pool.fetchval("SELECT extract(epoch FROM $1::timestamptz - now())", until)
+        await asyncio.sleep(max(0.0, float(left)) + 0.2)
         r = await hotline("claim", "hotline", "--consumer", "b", database_url=db.url)
         assert [m["id"] for m in ndjson(r.out)] == [mid]
 

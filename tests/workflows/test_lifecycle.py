@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,7 +22,9 @@ from domain.calendar import SHANGHAI, CalendarYear
 from domain.calendar_file import CalendarFile
 from domain.models import HandlingOrder, OrderStatus, Outcome, Phase
 from tests.workflows.helpers import HOTLINE, PLATFORM, SUPERVISOR, Driver, new_order, running_worker, unit
+from workers.codec import KeyRing
 from workers.dev import register_search_attributes, venv_binary
+from workers.temporal import data_converter
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 _STARTED: list[Driver] = []
@@ -31,7 +32,7 @@ _STARTED: list[Driver] = []
 
 @pytest.fixture
 async def env(
-    pool: asyncpg.Pool, task_queue: str, request: pytest.FixtureRequest
+    pool: asyncpg.Pool, task_queue: str, keyring: KeyRing, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
     """A time-skipping server of this test's own, with the project's worker.
 
@@ -39,7 +40,7 @@ async def env(
     holding another's.
     """
     e = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keyring),
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     try:
@@ -213,7 +214,11 @@ class TestExtension:
         assert "extended by the city hotline" in s.deadlines["completion"].explanation
         assert "extension_pending" not in s.flags
         assert s.extensions[0].decision == "approved"
-        rows = await pool.fetch("SELECT kind FROM hotline_outbox WHERE order_no = $1", no)
+        for _ in range(100):  # the record_order activity writes after the update has answered
+            rows = await pool.fetch("SELECT kind FROM hotline_outbox WHERE order_no = $1", no)
+            if rows:
+                break
+            await asyncio.sleep(0.05)
         assert [r["kind"] for r in rows] == ["extension_application"]
 
     async def test_refused_keeps_the_deadline(self, env: tuple[WorkflowEnvironment, str]) -> None:
