@@ -176,11 +176,9 @@ class DutyActivities:
 
         Re-running for the same month replaces the stored bulletin with a fresh one.
         """
+        from activities.bulletin import render_html, render_markdown
         from activities.stats import bulletin_data
         from domain.assessment import Period
-
-        # rendering is pure text from the figures; it lives with the `hotline bulletin` command
-        from starter.bulletin import render_html, render_markdown
 
         month = Period.month(request.month.year, request.month.month)
         data = await bulletin_data(self._pool, month, now=datetime.now(UTC))

@@ -384,7 +384,7 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
     data = _run("bulletin", work)
     if isinstance(data, int):
         return data
-    from starter.bulletin import write_bulletin
+    from activities.bulletin import write_bulletin
 
     try:
         paths = write_bulletin(data, out)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from activities.bulletin import Bar, bar_chart, render_html, render_markdown, write_bulletin
 from activities.stats import BulletinData, bulletin_data
 from domain.assessment import Period
-from starter.bulletin import Bar, bar_chart, render_html, render_markdown, write_bulletin
 from tests.activities.test_stats import MARCH, NOW, Db, empty, march
 
 __all__ = ["empty", "march"]  # the fixtures, imported for this module
