@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import asyncpg
@@ -10,14 +9,11 @@ import structlog
 from temporalio import activity
 
 from activities import calendar_store
-from domain.calendar import SHANGHAI, BusinessCalendar
-from domain.order import SUPERVISOR, OutboxItem
+from activities.outbox_writer import RoutingCalendar, write_outbox
+from domain.order import SUPERVISOR
 from domain.records import CalendarRequest, CalendarYears, OrderRecord
 
 log = structlog.get_logger(__name__)
-
-#: How long a loaded calendar is reused for routing notifications to on-duty contacts.
-CALENDAR_TTL_SECONDS = 60.0
 
 
 class OrderActivities:
@@ -26,7 +22,7 @@ class OrderActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         """Hold the worker's pool."""
         self._pool = pool
-        self._calendar: tuple[float, BusinessCalendar] | None = None
+        self._calendar = RoutingCalendar(pool)
 
     @activity.defn(name="load_calendar_years")
     async def load_calendar_years(self, request: CalendarRequest) -> CalendarYears:
@@ -43,11 +39,18 @@ class OrderActivities:
         nothing new: the projection only moves forward and every row has a natural key.
         """
         log_ = log.bind(order_no=record.order.order_no, run_id=record.run_id, revision=record.revision)
-        calendar = await self._routing_calendar() if record.outbox else None
+        calendar = await self._calendar.get() if record.outbox else None
         async with self._pool.acquire() as conn, conn.transaction():
             await self._upsert_projection(conn, record)
             await self._insert_timeline(conn, record)
-            await self._insert_outbox(conn, record, calendar)
+            await write_outbox(
+                conn,
+                run_id=record.run_id,
+                order_no=record.order.order_no,
+                items=record.outbox,
+                calendar=calendar,
+                fallback_org=SUPERVISOR[record.status.platform],
+            )
             if record.archive:
                 await self._archive(conn, record)
         log_.info(
@@ -57,12 +60,6 @@ class OrderActivities:
             outbox=len(record.outbox),
             archived=record.archive,
         )
-
-    async def _routing_calendar(self) -> BusinessCalendar:
-        now = time.monotonic()
-        if self._calendar is None or now - self._calendar[0] > CALENDAR_TTL_SECONDS:
-            self._calendar = (now, await calendar_store.load_calendar(self._pool))
-        return self._calendar[1]
 
     @staticmethod
     async def _upsert_projection(conn: Any, record: OrderRecord) -> None:
@@ -116,62 +113,6 @@ class OrderActivities:
                 for n in record.entries
             ],
         )
-
-    async def _insert_outbox(self, conn: Any, record: OrderRecord, calendar: BusinessCalendar | None) -> None:
-        order_no = record.order.order_no
-        for item in record.outbox:
-            if item.channel == "hotline":
-                await conn.execute(
-                    """
-                    INSERT INTO hotline_outbox (run_id, seq, order_no, kind, body, payload, event_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)
-                    ON CONFLICT (run_id, seq) DO NOTHING
-                    """,
-                    record.run_id, item.seq, order_no, item.kind, item.text, item.payload, item.at,
-                )  # fmt: skip
-                continue
-            await self._notify(conn, record.run_id, order_no, item, route=item.recipient)
-            duty = await self._on_duty(conn, calendar, item, record.status.platform.value)
-            if duty is not None:
-                await self._notify(conn, record.run_id, order_no, item, route=f"duty:{item.recipient}", duty=duty)
-
-    @staticmethod
-    async def _notify(conn: Any, run_id: str, order_no: str, item: OutboxItem, *, route: str, duty: Any = None) -> None:
-        await conn.execute(
-            """
-            INSERT INTO notification_outbox (run_id, seq, route, order_no, recipient, kind, body, due,
-                event_at, duty_break, duty_contact, duty_phone)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            ON CONFLICT (run_id, seq, route) DO NOTHING
-            """,
-            run_id, item.seq, route, order_no, item.recipient, item.kind, item.text, item.due, item.at,
-            duty["break_start"] if duty else None, duty["contact_name"] if duty else None,
-            duty["contact_phone"] if duty else None,
-        )  # fmt: skip
-
-    @staticmethod
-    async def _on_duty(conn: Any, calendar: BusinessCalendar | None, item: OutboxItem, platform: str) -> Any:
-        """The on-duty contact for a warning or escalation raised during a holiday break (Art. 4.7).
-
-        The recipient org's own contact when the roster has one, else its platform's supervising
-        department's.
-        """
-        if calendar is None or not item.kind.endswith(("_warning", "_overdue")):
-            return None
-        brk = calendar.break_containing(item.at.astimezone(SHANGHAI).date())
-        if brk is None:
-            return None
-        from domain.models import Platform
-
-        fallback = SUPERVISOR[Platform(platform)]
-        return await conn.fetchrow(
-            """
-            SELECT break_start, contact_name, contact_phone FROM duty_roster
-            WHERE break_start = $1 AND org = ANY($2::text[])
-            ORDER BY org = $3 DESC LIMIT 1
-            """,
-            brk.start, [item.recipient, fallback], item.recipient,
-        )  # fmt: skip
 
     @staticmethod
     async def _archive(conn: Any, record: OrderRecord) -> None:
