@@ -26,6 +26,7 @@ from domain.deadlines import completion_deadline, receipt_deadline
 from domain.errors import DomainError
 from domain.models import Category, Tier
 from domain.rulebook import RULEBOOKS, rulebook_for
+from starter.db import DatabaseUnavailableError, with_pool
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
@@ -41,10 +42,6 @@ _BATCH_FIELDS = ("tier", "dispatched_at", "category")
 
 class BadInputError(Exception):
     """User input the command cannot use; the message says what and what is allowed."""
-
-
-class DatabaseUnavailableError(ConnectionError):
-    """The configured database cannot be reached."""
 
 
 # -- parsing input -----------------------------------------------------------------------------
@@ -180,41 +177,14 @@ def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
 # -- the calendar's source ---------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    from workers.settings import Settings
-
-    return Settings.from_env().database_url
-
-
 async def _with_pool(fn: Callable[[Any], Any]) -> Any:
-    """Run ``fn(pool)`` against the configured database.
-
-    Raises:
-        DatabaseUnavailableError: no connection within about `CONNECT_TIMEOUT_S` seconds.
-    """
-    import asyncpg
-
-    url = _database_url()
-    try:
-        pool = await asyncio.wait_for(
-            asyncpg.create_pool(url, min_size=1, max_size=2, timeout=CONNECT_TIMEOUT_S),
-            CONNECT_TIMEOUT_S + 1,
-        )
-    except Exception as e:  # refused, timed out, no such database, auth failed, ...
-        raise DatabaseUnavailableError(f"{_safe(url)}: {e or type(e).__name__}") from e
-    try:
-        return await fn(pool)
-    finally:
-        await pool.close()
+    """Run ``fn(pool)`` on the configured database, giving it `CONNECT_TIMEOUT_S` to answer."""
+    return await with_pool(fn, max_size=2, connect_seconds=CONNECT_TIMEOUT_S)
 
 
-def _safe(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{creds}{at}{host}"
+def _short(e: Exception) -> str:
+    """Why the database was not used, in a few words (the URL without its password)."""
+    return f"{e.url}: {e.reason}" if isinstance(e, DatabaseUnavailableError) else str(e)
 
 
 def _package_calendar() -> BusinessCalendar:
@@ -243,8 +213,8 @@ def load_calendar(source: str, *, err: TextIO) -> BusinessCalendar:
         cal: BusinessCalendar = asyncio.run(_with_pool(calendar_store.load_calendar))
     except (DatabaseUnavailableError, asyncpg.PostgresError) as e:
         if source == "database":
-            raise ConnectionError(f"cannot read the calendar from the database: {e}") from e
-        err.write(f"note: calendar from the chinesecalendar package (database not used: {e})\n")
+            raise ConnectionError(f"cannot read the calendar from the database: {_short(e)}") from e
+        err.write(f"note: calendar from the chinesecalendar package (database not used: {_short(e)})\n")
         return _package_calendar()
     if not cal.known_years:
         if source == "database":
@@ -369,7 +339,7 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
                 f"{v.entered_at.isoformat()}, source: {v.source}" + (f", note: {v.note}" if v.note else "")
             )
     except DatabaseUnavailableError as e:  # the database is optional for showing
-        sys.stderr.write(f"note: database not used ({e}); showing the package's data\n")
+        sys.stderr.write(f"note: database not used ({_short(e)}); showing the package's data\n")
         from activities.calendar_data import source
 
         calendar = _package_calendar()
@@ -414,7 +384,8 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
         result: calendar_store.ImportResult = asyncio.run(_with_pool(store))
     except DatabaseUnavailableError as e:
         sys.stderr.write(
-            f"error: the calendar import needs the database, which cannot be reached: {e}; nothing was imported\n"
+            f"error: the calendar import needs the database, which cannot be reached: {_short(e)}; "
+            "nothing was imported\n"
         )
         return EXIT_UNAVAILABLE
     sys.stdout.write(result.message + "\n")

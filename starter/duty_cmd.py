@@ -38,14 +38,13 @@ def _month(value: str) -> date:
 
 
 async def _pool() -> Any:
-    from activities.db import apply_migrations, create_pool
-    from workers.settings import Settings
+    from activities.db import apply_migrations
+    from starter.db import DatabaseUnavailableError, open_pool
 
-    url = Settings.from_env().database_url
     try:
-        pool = await create_pool(url, max_size=2)
-    except (TimeoutError, OSError) as err:
-        raise SystemExit(f"hotline: cannot reach the database at HOTLINE_DATABASE_URL ({err})") from None
+        pool = await open_pool(max_size=2, json_codecs=True)
+    except DatabaseUnavailableError as err:
+        raise SystemExit(f"hotline: {err}") from None
     async with pool.acquire() as conn:
         await apply_migrations(conn)
     return pool

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from domain.access import role_misfit
 from domain.models import Role
+from starter.db import DatabaseUnavailableError, open_pool
 from starter.orders_cmd import org_arg
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Where `hotline gateway openapi` writes the document, relative to the working directory.
 OPENAPI_FILE: Final = Path("openapi") / "gateway.json"
 #: How long to try the database before giving up with one line.
-CONNECT_TIMEOUT_S: Final = 5.0
 #: How long in-flight requests may take to finish at shutdown.
 GRACEFUL_S: Final = 10
 
@@ -135,7 +135,7 @@ async def serve(settings: Settings) -> int:
 
     log = structlog.get_logger(__name__)
     client = await HotlineClient.connect(settings)
-    pool = await _open_pool(settings.database_url, max_size=10)
+    pool = await open_pool(settings.database_url, max_size=10, json_codecs=True)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)  # the token and audit tables; once, under the migration lock
@@ -174,36 +174,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         return asyncio.run(serve(settings))
-    except _DatabaseUnavailable as err:
+    except DatabaseUnavailableError as err:
         print(f"hotline gateway: {err}", file=sys.stderr)
         return EXIT_FAILED
 
 
 # -- tokens --------------------------------------------------------------------------------------
-
-
-class _DatabaseUnavailable(ConnectionError):
-    """The configured database cannot be reached."""
-
-
-def _safe(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{creds}{at}{host}"
-
-
-async def _open_pool(url: str, *, max_size: int = 1) -> asyncpg.Pool:
-    from activities.db import create_pool
-
-    try:
-        return await asyncio.wait_for(create_pool(url, min_size=1, max_size=max_size), CONNECT_TIMEOUT_S)
-    except Exception as e:  # refused, timed out, no such database, auth failed, bad URL, ...
-        raise _DatabaseUnavailable(
-            f"cannot reach the database at {_safe(url)} (HOTLINE_DATABASE_URL): {e or type(e).__name__}"
-        ) from e
 
 
 def _with_pool(fn: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:
@@ -213,7 +189,7 @@ def _with_pool(fn: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:
     from workers.settings import Settings
 
     async def main() -> int:
-        pool = await _open_pool(Settings.from_env().database_url)
+        pool = await open_pool(Settings.from_env().database_url, json_codecs=True)
         try:
             return await fn(pool)
         finally:
@@ -221,7 +197,7 @@ def _with_pool(fn: Callable[[asyncpg.Pool], Awaitable[int]]) -> int:
 
     try:
         return asyncio.run(main())
-    except _DatabaseUnavailable as e:
+    except DatabaseUnavailableError as e:
         print(f"hotline token: {e}", file=sys.stderr)
     except asyncpg.UndefinedTableError as e:
         print(f"hotline token: {e}; the database is not migrated (`hotline gateway` or a worker start migrates it)",

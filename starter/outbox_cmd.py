@@ -16,11 +16,11 @@ from typing import Any, TypeVar, get_args
 
 from activities import outbox
 from domain.calendar import SHANGHAI
+from starter.db import DatabaseUnavailableError, with_pool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: How long to try the database before giving up with one line.
-CONNECT_TIMEOUT_S = 5.0
 #: Body characters shown per row of `outbox list`.
 BODY_WIDTH = 60
 
@@ -29,10 +29,6 @@ _STATES = get_args(outbox.State)
 _MAX_ID = 2**63 - 1
 
 T = TypeVar("T")
-
-
-class DatabaseUnavailableError(ConnectionError):
-    """The configured database cannot be reached."""
 
 
 # -- argument types (argparse names the argument and exits 2) ------------------------------------
@@ -77,46 +73,12 @@ def _name(value: str) -> str:
 # -- the database ------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    from workers.settings import Settings
-
-    return Settings.from_env().database_url
-
-
-def _safe(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{creds}{at}{host}"
-
-
-async def _with_pool(fn: Callable[[Any], Awaitable[T]]) -> T:
-    import asyncpg
-
-    url = _database_url()
-    try:
-        pool = await asyncio.wait_for(
-            asyncpg.create_pool(url, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT_S),
-            CONNECT_TIMEOUT_S + 1,
-        )
-    except Exception as e:  # refused, timed out, no such database, auth failed, bad URL, ...
-        raise DatabaseUnavailableError(
-            f"cannot reach the database at {_safe(url)} (HOTLINE_DATABASE_URL): {e or type(e).__name__}"
-        ) from e
-    try:
-        return await fn(pool)
-    finally:
-        await pool.close()
-
-
 def _run(fn: Callable[[Any], Awaitable[T]]) -> T | int:
     """Run ``fn(pool)``; a database that cannot be used is one line on stderr and exit 1."""
     import asyncpg
 
     try:
-        return asyncio.run(_with_pool(fn))
+        return asyncio.run(with_pool(fn))
     except DatabaseUnavailableError as e:
         print(f"hotline outbox: {e}", file=sys.stderr)
     except asyncpg.UndefinedTableError as e:

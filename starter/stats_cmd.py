@@ -32,6 +32,7 @@ from domain.assessment import (
     weighed_components,
 )
 from domain.calendar import SHANGHAI
+from starter.db import DatabaseUnavailableError, with_pool
 
 if TYPE_CHECKING:
     from activities.stats import AssessmentReport, StatsReport
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: How long to try the database before giving up with one line.
-CONNECT_TIMEOUT_S: Final = 5.0
 
 FORMATS: Final = ("table", "csv", "json")
 
@@ -69,10 +69,6 @@ FIGURE_LABELS: Final[dict[str, str]] = {
 T = TypeVar("T")
 
 
-class DatabaseUnavailableError(ConnectionError):
-    """The configured database cannot be reached."""
-
-
 # -- argument types (argparse names the argument and exits 2) ------------------------------------
 
 
@@ -98,40 +94,6 @@ def _usage(command: str, message: str) -> int:
 # -- the database ------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    from workers.settings import Settings
-
-    return Settings.from_env().database_url
-
-
-def _safe(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{creds}{at}{host}"
-
-
-async def _with_pool(fn: Callable[[Any], Awaitable[T]]) -> T:
-    import asyncpg
-
-    url = _database_url()
-    try:
-        pool = await asyncio.wait_for(
-            asyncpg.create_pool(url, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT_S),
-            CONNECT_TIMEOUT_S + 1,
-        )
-    except Exception as e:  # refused, timed out, no such database, auth failed, bad URL, ...
-        raise DatabaseUnavailableError(
-            f"cannot reach the database at {_safe(url)} (HOTLINE_DATABASE_URL): {e or type(e).__name__}"
-        ) from e
-    try:
-        return await fn(pool)
-    finally:
-        await pool.close()
-
-
 def _run(command: str, fn: Callable[[Any], Awaitable[T]]) -> T | int:
     """Run ``fn(pool)``; a database that cannot be used is one line on stderr and exit 1."""
     import asyncpg
@@ -139,7 +101,7 @@ def _run(command: str, fn: Callable[[Any], Awaitable[T]]) -> T | int:
     from activities.stats import StatsError
 
     try:
-        return asyncio.run(_with_pool(fn))
+        return asyncio.run(with_pool(fn))
     except DatabaseUnavailableError as e:
         print(f"hotline {command}: {e}", file=sys.stderr)
     except asyncpg.UndefinedTableError as e:
