@@ -8,7 +8,7 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from activities.outbox_writer import RoutingCalendar, write_outbox
+from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.inquiry import SUPERVISION, InquiryRecord
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,13 @@ class InquiryActivities:
         calendar = await self._calendar.get() if record.outbox else None
         async with self._pool.acquire() as conn, conn.transaction():
             await self._upsert_projection(conn, record)
-            await self._insert_timeline(conn, record)
+            await write_timeline(
+                conn,
+                table="inquiry_timeline",
+                run_id=record.run_id,
+                number=record.inquiry.inquiry_no,
+                entries=record.entries,
+            )
             await write_outbox(
                 conn,
                 run_id=record.run_id,
@@ -69,27 +75,3 @@ class InquiryActivities:
             s.rulebook, s.phase.value, s.deadline.due, s.answered_at, s.flags, s.model_dump(mode="json"),
             record.revision,
         )  # fmt: skip
-
-    @staticmethod
-    async def _insert_timeline(conn: Any, record: InquiryRecord) -> None:
-        if not record.entries:
-            return
-        await conn.executemany(
-            """
-            INSERT INTO inquiry_timeline (run_id, seq, inquiry_no, at, kind, actor, detail)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (run_id, seq) DO NOTHING
-            """,
-            [
-                (
-                    record.run_id,
-                    n.seq,
-                    record.inquiry.inquiry_no,
-                    n.entry.at,
-                    n.entry.kind,
-                    n.entry.actor.model_dump(mode="json") if n.entry.actor else None,
-                    n.entry.detail,
-                )
-                for n in record.entries
-            ],
-        )

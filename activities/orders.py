@@ -9,7 +9,7 @@ import structlog
 from temporalio import activity
 
 from activities import calendar_store
-from activities.outbox_writer import RoutingCalendar, write_outbox
+from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.order import SUPERVISOR
 from domain.records import CalendarRequest, CalendarYears, OrderRecord
 
@@ -42,7 +42,9 @@ class OrderActivities:
         calendar = await self._calendar.get() if record.outbox else None
         async with self._pool.acquire() as conn, conn.transaction():
             await self._upsert_projection(conn, record)
-            await self._insert_timeline(conn, record)
+            await write_timeline(
+                conn, table="order_timeline", run_id=record.run_id, number=record.order.order_no, entries=record.entries
+            )
             await write_outbox(
                 conn,
                 run_id=record.run_id,
@@ -89,30 +91,6 @@ class OrderActivities:
             receipt.due if receipt else None, completion.due if completion else None,
             s.flags, record.units, s.model_dump(mode="json"), record.revision,
         )  # fmt: skip
-
-    @staticmethod
-    async def _insert_timeline(conn: Any, record: OrderRecord) -> None:
-        if not record.entries:
-            return
-        await conn.executemany(
-            """
-            INSERT INTO order_timeline (run_id, seq, order_no, at, kind, actor, detail)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (run_id, seq) DO NOTHING
-            """,
-            [
-                (
-                    record.run_id,
-                    n.seq,
-                    record.order.order_no,
-                    n.entry.at,
-                    n.entry.kind,
-                    n.entry.actor.model_dump(mode="json") if n.entry.actor else None,
-                    n.entry.detail,
-                )
-                for n in record.entries
-            ],
-        )
 
     @staticmethod
     async def _archive(conn: Any, record: OrderRecord) -> None:

@@ -1,5 +1,6 @@
-"""Writing a workflow's outbox items: notifications to orgs (with holiday on-duty copies) and
-messages to the city hotline. Shared by the order and the doubtful-order activities."""
+"""Writing what a workflow hands over besides its projection: timeline entries, and outbox items
+(notifications to orgs with holiday on-duty copies, messages to the city hotline). Shared by the
+order and the doubtful-order activities."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncpg
 from activities import calendar_store
 from domain.calendar import SHANGHAI, BusinessCalendar
 from domain.order import OutboxItem
+from domain.records import NumberedEntry
 
 #: How long a loaded calendar is reused for routing notifications to on-duty contacts.
 CALENDAR_TTL_SECONDS = 60.0
@@ -31,6 +33,36 @@ class RoutingCalendar:
         if self._loaded is None or now - self._loaded[0] > CALENDAR_TTL_SECONDS:
             self._loaded = (now, await calendar_store.load_calendar(self._pool))
         return self._loaded[1]
+
+
+#: Timeline tables and the column naming their record (fixed names, never input).
+TIMELINES = {"order_timeline": "order_no", "inquiry_timeline": "inquiry_no"}
+
+
+async def write_timeline(conn: Any, *, table: str, run_id: str, number: str, entries: Sequence[NumberedEntry]) -> None:
+    """Insert timeline entries keyed by (run, seq); a retry inserts nothing twice."""
+    if not entries:
+        return
+    column = TIMELINES[table]
+    await conn.executemany(
+        f"""
+        INSERT INTO {table} (run_id, seq, {column}, at, kind, actor, detail)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (run_id, seq) DO NOTHING
+        """,
+        [
+            (
+                run_id,
+                n.seq,
+                number,
+                n.entry.at,
+                n.entry.kind,
+                n.entry.actor.model_dump(mode="json") if n.entry.actor else None,
+                n.entry.detail,
+            )
+            for n in entries
+        ],
+    )
 
 
 async def write_outbox(
