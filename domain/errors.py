@@ -1,6 +1,42 @@
-"""The domain's errors: each says what was wrong and what is allowed."""
+"""The domain's errors: each says what was wrong and what is allowed; a refusal also says its kind."""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class RefusalKind(StrEnum):
+    """Why an action (or a query) was refused, as a word a program can act on.
+
+    At the Temporal edge the kind is the ``type`` of the `ApplicationError` (an update's failure, a
+    query's failure); the client library keeps it on `ActionRefused.kind` and the gateway maps it to
+    an HTTP status without reading the words.
+    """
+
+    #: The payload breaks the schema: a wrong type, a missing or unknown field, an unknown org, a
+    #: naive datetime, an unknown action.
+    INVALID_PAYLOAD = "invalid_payload"
+    #: A reported instant (a contact, a phone call) lies outside what can be true.
+    INVALID_INSTANT = "invalid_instant"
+    #: The actor's org or role may not take this action on this order.
+    NO_STANDING = "no_standing"
+    #: The action is not allowed in the order's current phase.
+    WRONG_PHASE = "wrong_phase"
+    #: The action's window closed (the instant is in the message).
+    WINDOW_CLOSED = "window_closed"
+    #: Something must happen first (a contact, the assisting units' contributions, a pending request).
+    PRECONDITION = "precondition"
+    #: The `request_id` was already used for another action.
+    DUPLICATE_REQUEST = "duplicate_request"
+    #: The order (or doubtful order) is closed: nothing may change it.
+    CLOSED = "closed"
+    #: The order itself was refused at start; it takes no actions.
+    ORDER_REFUSED = "order_refused"
+
+
+#: Every refusal kind's word: the `ApplicationError` types that mean "refused, nothing changed".
+REFUSAL_TYPES: Final = frozenset(k.value for k in RefusalKind)
 
 
 class DomainError(Exception):
@@ -12,7 +48,16 @@ class InvalidOrder(DomainError):
 
 
 class Rejected(DomainError):
-    """An action is refused by the rules: wrong phase, no standing, closed window."""
+    """An action is refused by the rules; nothing changed.
+
+    Args:
+        message: What was refused, why, and what is allowed.
+        kind: The refusal's kind.
+    """
+
+    def __init__(self, message: str, kind: RefusalKind = RefusalKind.PRECONDITION) -> None:  # TODO(13): no default
+        super().__init__(message)
+        self.kind = kind
 
 
 class CalendarError(DomainError):
@@ -24,9 +69,9 @@ class InvalidInstant(DomainError):
 
 
 class RulebookError(DomainError):
-    """No rulebook version fits: unknown id, or an instant before the first version."""
+    """No rulebook version fits: unknown id, an instant before the first version, a bad file."""
 
 
-# The `type` of the ApplicationError a refusal becomes at the Temporal edge.
-REJECTED = "Rejected"
+#: The `type` of the ApplicationError that fails a workflow whose input was refused at start.
 INVALID_ORDER = "InvalidOrder"
+REJECTED = "Rejected"  # TODO(13): gone once every refusal carries its kind
