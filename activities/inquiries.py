@@ -9,7 +9,8 @@ import structlog
 from temporalio import activity
 
 from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
-from domain.inquiry import SUPERVISION, InquiryRecord
+from domain.inquiry import SUPERVISION
+from domain.records import InquiryRecord
 
 log = structlog.get_logger(__name__)
 

@@ -55,7 +55,7 @@ class Rejected(DomainError):
         kind: The refusal's kind.
     """
 
-    def __init__(self, message: str, kind: RefusalKind = RefusalKind.PRECONDITION) -> None:  # TODO(13): no default
+    def __init__(self, message: str, kind: RefusalKind) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -74,4 +74,3 @@ class RulebookError(DomainError):
 
 #: The `type` of the ApplicationError that fails a workflow whose input was refused at start.
 INVALID_ORDER = "InvalidOrder"
-REJECTED = "Rejected"  # TODO(13): gone once every refusal carries its kind

@@ -14,20 +14,20 @@ wires it to Temporal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from domain import contract
 from domain import deadlines as dl
 from domain.calendar import SHANGHAI, BusinessCalendar
+from domain.contract import Flag, InquiryAction
 from domain.directory import ORGANISATIONS, can_handle
-from domain.errors import InvalidOrder, Rejected
-from domain.lifecycle import parse_action
+from domain.errors import RefusalKind, Rejected
+from domain.machine import Machine, fmt, iso, span
 from domain.models import (
-    MAX_FUTURE_SKEW,
     ORDER_NO_PATTERN,
     Action,
     Actor,
@@ -36,9 +36,8 @@ from domain.models import (
     Role,
     Text,
     TimelineEntry,
+    check_not_future,
 )
-from domain.order import OutboxItem
-from domain.records import NumberedEntry
 from domain.rulebook import Rulebook
 
 #: Platform operators who may reassign a doubtful order (the two handling platforms).
@@ -51,7 +50,7 @@ SUPERVISION: Final = "dept-hotline"
 REPLY: Final = "reply"
 REPLY_LABEL: Final = "reply deadline"
 REPLY_WARNING_LABEL: Final = "reply warning"
-REPLY_LATE: Final = "reply_late"
+REPLY_LATE: Final = Flag.REPLY_LATE
 
 
 class _Value(BaseModel):
@@ -99,16 +98,12 @@ class NewInquiry(_Value):
         Raises:
             InvalidOrder: naming the field and the allowed range.
         """
-        if self.asked_at > now + MAX_FUTURE_SKEW:
-            raise InvalidOrder(
-                f"asked_at: {self.asked_at.isoformat()} lies in the future; allowed: "
-                f"not later than {(now + MAX_FUTURE_SKEW).isoformat()} (now + 5 minutes)"
-            )
+        check_not_future("asked_at", self.asked_at, now)
 
 
 def inquiry_workflow_id(inquiry_no: str) -> str:
-    """The workflow id of an inquiry number (contract: `inquiry-<inquiry_no>`)."""
-    return f"inquiry-{inquiry_no}"
+    """The workflow id of an inquiry number (`domain.contract.inquiry_workflow_id`)."""
+    return contract.inquiry_workflow_id(inquiry_no)
 
 
 class Answer(Action):
@@ -134,7 +129,7 @@ class Reassign(Action):
 
 
 #: Every action of a doubtful order: name -> payload model.
-INQUIRY_ACTIONS: Final[dict[str, type[Action]]] = {"answer": Answer, "reassign": Reassign}
+INQUIRY_ACTIONS: Final[dict[str, type[Action]]] = {InquiryAction.ANSWER: Answer, InquiryAction.REASSIGN: Reassign}
 
 
 class InquiryPhase(StrEnum):
@@ -175,47 +170,16 @@ class InquiryStatus(_Value):
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
 
-class InquiryRecord(BaseModel):
-    """The projection of one inquiry run at one revision, with the rows not yet written.
-
-    Writing a record twice, or an older record after a newer one, changes nothing: rows are keyed
-    by (run_id, seq) and the projection by run_id with its revision.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    workflow_id: str
-    revision: int = Field(ge=0)
-    inquiry: NewInquiry
-    status: InquiryStatus
-    entries: list[NumberedEntry] = Field(default_factory=list)
-    outbox: list[OutboxItem] = Field(default_factory=list)
-
-
-def _fmt(t: datetime) -> str:
-    return t.astimezone(SHANGHAI).strftime("%a %Y-%m-%d %H:%M")
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(SHANGHAI).isoformat(timespec="minutes")
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts += [f"{mins}m"] if mins or not parts else []
-    return " ".join(parts)
-
-
-class Inquiry:
+class Inquiry(Machine):
     """One doubtful order's state and rules. Every public method takes ``now`` (aware) and is pure."""
+
+    actions = INQUIRY_ACTIONS
+    # an answer at or after the due instant finds the deadline overdue (it is late)
+    fire_due_first = True
 
     def __init__(self, new: NewInquiry, rulebook: Rulebook, calendar: BusinessCalendar, now: datetime) -> None:
         """Bind the rulebook, compute the reply deadline, tell the unit, mark a missed window."""
+        super().__init__()
         self.new = new
         self.rulebook = rulebook
         self.calendar = calendar
@@ -225,15 +189,9 @@ class Inquiry:
         self.answered_at: datetime | None = None
         self.answered_by: Actor | None = None
         self.reassignments: list[Reassignment] = []
-        self.flags: list[str] = []
-        self.rejected: list[RejectedAction] = []
-        self.timeline: list[TimelineEntry] = []
-        self.outbox: list[OutboxItem] = []
-        self.request_ids: dict[str, str] = {}
-        self.revision = 0
 
         d = dl.doubtful_reply_deadline(rulebook, calendar, new.asked_at)
-        self.deadline = DeadlineState(
+        self.deadlines[REPLY] = DeadlineState(
             kind=REPLY,
             label=REPLY_LABEL,
             start=d.start,
@@ -243,92 +201,50 @@ class Inquiry:
             calendar_confirmed=d.calendar_confirmed,
         )
         about = f" on order {new.order_no}" if new.order_no else ""
-        self._note(now, "asked", None, f"the city hotline asked {new.unit}{about} at {_iso(new.asked_at)}")
+        self._note(now, "asked", None, f"the city hotline asked {new.unit}{about} at {iso(new.asked_at)}")
         self._notify(
             now,
             new.unit,
             "doubtful_inquiry",
-            f"the city hotline asks for your professional answer{about}; reply by {_fmt(d.due)}",
+            f"the city hotline asks for your professional answer{about}; reply by {fmt(d.due)}",
         )
         self.fire_due(now)
 
     # -- the actions ------------------------------------------------------------------------------
 
-    def check(self, name: str, raw: Any, now: datetime) -> Action | None:
-        """Validate action ``name`` with payload ``raw`` against the state at ``now``.
+    @property
+    def deadline(self) -> DeadlineState:
+        """The reply deadline, with its rule and what became of it."""
+        return self.deadlines[REPLY]
 
-        Returns:
-            The parsed action, or None when its `request_id` was applied already (a repeat:
-            accepted, and takes no effect).
+    @property
+    def closed(self) -> bool:
+        """Whether the inquiry is answered."""
+        return self.phase is InquiryPhase.ANSWERED
 
-        Raises:
-            Rejected: what was wrong and what is allowed.
-        """
-        model = INQUIRY_ACTIONS.get(name)
-        if model is None:
-            raise Rejected(f"unknown action {name!r}; allowed: {', '.join(INQUIRY_ACTIONS)}")
-        action = parse_action(name, model, raw)
-        if action.request_id is not None and action.request_id in self.request_ids:
-            if self.request_ids[action.request_id] != name:
-                raise Rejected(
-                    f"{name} refused: request_id {action.request_id!r} was already used for "
-                    f"{self.request_ids[action.request_id]}; allowed: a new request_id"
-                )
-            return None
-        if self.phase is InquiryPhase.ANSWERED:
-            raise Rejected(
-                f"{name} refused: the inquiry was answered by {self.unit} at "
-                f"{_iso(self.answered_at or now)}; nothing may change it"
-            )
-        self._checkers[name](self, action, now)
-        return action
-
-    def act(self, name: str, raw: Any, now: datetime) -> bool:
-        """Validate and apply an action. Returns False for a repeat of an applied `request_id`.
-
-        Raises:
-            Rejected: as `check`; nothing changed.
-        """
-        action = self.check(name, raw, now)
-        if action is None:
-            return False
-        if action.request_id is not None:
-            self.request_ids[action.request_id] = name
-        self.fire_due(now)  # a deadline reached before the action counts against it
-        self._appliers[name](self, action, now)
-        return True
-
-    def reject(self, name: str, raw: Any, reason: str, now: datetime) -> None:
-        """Keep a refused signal among `rejected_actions` (it changes nothing else)."""
-        actor = raw.get("actor") if isinstance(raw, dict) else None
-        request_id = raw.get("request_id") if isinstance(raw, dict) else None
-        self.rejected.append(
-            RejectedAction(
-                at=now,
-                action=name,
-                actor=actor if isinstance(actor, dict) else None,
-                request_id=request_id if isinstance(request_id, str) else None,
-                reason=reason,
-            )
+    def _closed_refusal(self, name: str, now: datetime) -> str:
+        return (
+            f"{name} refused: the inquiry was answered by {self.unit} at "
+            f"{iso(self.answered_at or now)}; nothing may change it"
         )
-        self.revision += 1
 
     def _check_answer(self, a: Answer, now: datetime) -> None:
         if a.actor.org != self.unit or a.actor.role is not Role.HANDLER:
             raise Rejected(
                 f"answer refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
-                f"a handler of the asked unit {self.unit} (org {self.unit!r}, role 'handler')"
+                f"a handler of the asked unit {self.unit} (org {self.unit!r}, role 'handler')",
+                RefusalKind.NO_STANDING,
             )
 
     def _apply_answer(self, a: Answer, now: datetime) -> None:
         # `act` fired the deadline first: an answer at or after the due instant finds it overdue
         late = self.deadline.overdue_since is not None
-        self.deadline = self.deadline.model_copy(update={"met_at": now})
+        self.deadlines[REPLY] = self.deadline.model_copy(update={"met_at": now})
         self.phase = InquiryPhase.ANSWERED
         self.answer = a.answer
         self.answered_at = now
         self.answered_by = a.actor
-        when = f"late: it was due {_iso(self.deadline.due)}" if late else f"due {_iso(self.deadline.due)}"
+        when = f"late: it was due {iso(self.deadline.due)}" if late else f"due {iso(self.deadline.due)}"
         self._note(now, "answered", a, f"{self.unit} answered ({when}): {a.answer}")
         self._to_hotline(
             now,
@@ -348,15 +264,20 @@ class Inquiry:
         if a.actor.org not in PLATFORMS or a.actor.role is not Role.OPERATOR:
             raise Rejected(
                 f"reassign refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
-                "a platform operator (org 'center' or 'utilities', role 'operator')"
+                "a platform operator (org 'center' or 'utilities', role 'operator')",
+                RefusalKind.NO_STANDING,
             )
         if not can_handle(a.unit):
             raise Rejected(
                 f"reassign refused: {a.unit} cannot handle orders; allowed: a division (dept-*), "
-                "a commission unit (unit-*), a district commission (district-*) or utilities"
+                "a commission unit (unit-*), a district commission (district-*) or utilities",
+                RefusalKind.INVALID_PAYLOAD,
             )
         if a.unit == self.unit:
-            raise Rejected(f"reassign refused: {a.unit} is the unit asked already; allowed: another unit")
+            raise Rejected(
+                f"reassign refused: {a.unit} is the unit asked already; allowed: another unit",
+                RefusalKind.INVALID_PAYLOAD,
+            )
 
     def _apply_reassign(self, a: Reassign, now: datetime) -> None:
         old = self.unit
@@ -367,71 +288,35 @@ class Inquiry:
             now,
             "reassigned",
             a,
-            f"from {old} to {a.unit}: {a.reason}; the reply deadline stays as it was, {_iso(due)}",
+            f"from {old} to {a.unit}: {a.reason}; the reply deadline stays as it was, {iso(due)}",
         )
         state = "overdue since" if self.deadline.overdue_since else "reply by"
         self._notify(
             now,
             a.unit,
             "doubtful_inquiry",
-            f"a doubtful order reassigned to you from {old}: {a.reason}; {state} {_fmt(due)}",
+            f"a doubtful order reassigned to you from {old}: {a.reason}; {state} {fmt(due)}",
         )
         self._notify(now, old, "doubtful_reassigned", f"the doubtful order was reassigned to {a.unit}: {a.reason}")
 
-    _checkers: Final[dict[str, Callable[[Inquiry, Any, datetime], None]]] = {
-        "answer": _check_answer,
-        "reassign": _check_reassign,
-    }
-    _appliers: Final[dict[str, Callable[[Inquiry, Any, datetime], None]]] = {
-        "answer": _apply_answer,
-        "reassign": _apply_reassign,
-    }
-
     # -- timers -------------------------------------------------------------------------------
 
-    def next_timer(self) -> tuple[datetime, str] | None:
-        """The next instant the reply deadline needs attention (warning or end), with its timer's name."""
+    def _warn(self, key: str, now: datetime) -> None:
         d = self.deadline
-        if self.phase is InquiryPhase.ANSWERED or d.overdue_since is not None:
-            return None
-        if d.warn_at is not None and d.warned_at is None:
-            return d.warn_at, REPLY_WARNING_LABEL
-        return d.due, REPLY_LABEL
-
-    def fire_due(self, now: datetime) -> bool:
-        """Record the warning and the end that ``now`` has reached; returns whether anything fired.
-
-        An inquiry that arrives late has its missed window marked at once. Lateness is never
-        forgiven: the flag stays whatever happens later (a reassignment, a late answer).
-        """
-        if self.phase is InquiryPhase.ANSWERED:
-            return False
-        fired = False
-        d = self.deadline
-        if d.warn_at is not None and d.warned_at is None and d.overdue_since is None and now >= d.warn_at:
-            self._warn(now)
-            fired = True
-        if self.deadline.overdue_since is None and now >= self.deadline.due:
-            self._overdue(now)
-            fired = True
-        return fired
-
-    def _warn(self, now: datetime) -> None:
-        d = self.deadline
-        self.deadline = d.model_copy(update={"warned_at": now})
+        self.deadlines[REPLY] = d.model_copy(update={"warned_at": now})
         fraction = self.rulebook.warning_fraction
-        text = f"{REPLY_LABEL} of {self.unit}: {fraction:.0%} of the window has passed; due {_fmt(d.due)}"
+        text = f"{REPLY_LABEL} of {self.unit}: {fraction:.0%} of the window has passed; due {fmt(d.due)}"
         if d.due > now:
-            text += f" (in {_span(d.due - now)})"
+            text += f" (in {span(d.due - now)})"
         self._note(now, "reply_warning", None, text)
         for org in self._responsible():
             self._notify(now, org, "reply_warning", text, due=d.due)
 
-    def _overdue(self, now: datetime) -> None:
+    def _overdue(self, key: str, now: datetime) -> None:
         d = self.deadline
-        self.deadline = d.model_copy(update={"overdue_since": d.due})
+        self.deadlines[REPLY] = d.model_copy(update={"overdue_since": d.due})
         self._flag(REPLY_LATE)
-        text = f"{REPLY_LABEL} of {self.unit} missed: it was due {_fmt(d.due)}"
+        text = f"{REPLY_LABEL} of {self.unit} missed: it was due {fmt(d.due)}"
         self._note(now, "reply_overdue", None, text)
         for org in self._responsible():
             self._notify(now, org, "reply_overdue", text, due=d.due)
@@ -441,6 +326,28 @@ class Inquiry:
         return list(dict.fromkeys([self.unit, SUPERVISION]))
 
     # -- views --------------------------------------------------------------------------------
+
+    @staticmethod
+    def preliminary_status(new: NewInquiry, rulebook: Rulebook) -> InquiryStatus:
+        """What `status` answers while the inquiry is set up (its calendar loads): what is known already."""
+        return InquiryStatus(
+            inquiry_no=new.inquiry_no,
+            unit=new.unit,
+            order_no=new.order_no,
+            question=new.question,
+            asked_at=new.asked_at,
+            rulebook=rulebook.id,
+            phase=InquiryPhase.AWAITING_ANSWER,
+            waiting_for="its reply deadline: the inquiry is being set up (loading the business calendar)",
+            deadline=DeadlineState(
+                kind=REPLY,
+                label=REPLY_LABEL,
+                start=new.asked_at,
+                due=new.asked_at,
+                explanation="not computed yet: the business calendar is loading",
+                calendar_confirmed=False,
+            ),
+        )
 
     def status(self) -> InquiryStatus:
         """The `status` query's answer."""
@@ -470,40 +377,5 @@ class Inquiry:
             return f"nothing: answered by {self.unit}"
         d = self.deadline
         if d.overdue_since is not None:
-            return f"the answer of {self.unit} (OVERDUE since {_fmt(d.due)})"
-        return f"the answer of {self.unit} by {_fmt(d.due)}"
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _note(self, now: datetime, kind: str, actor: Action | None, detail: str) -> None:
-        self.timeline.append(
-            TimelineEntry(at=now, kind=kind, actor=actor.actor if actor is not None else None, detail=detail)
-        )
-        self.revision += 1
-
-    def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
-        self.outbox.append(
-            OutboxItem(
-                seq=len(self.outbox), channel="notification", recipient=org, kind=kind, text=text, due=due, at=now
-            )
-        )
-        self.revision += 1
-
-    def _to_hotline(self, now: datetime, kind: str, text: str, payload: dict[str, Any]) -> None:
-        self.outbox.append(
-            OutboxItem(
-                seq=len(self.outbox),
-                channel="hotline",
-                recipient="hotline",
-                kind=kind,
-                text=text,
-                payload=payload,
-                at=now,
-            )
-        )
-        self.revision += 1
-
-    def _flag(self, flag: str) -> None:
-        if flag not in self.flags:
-            self.flags.append(flag)
-            self.revision += 1
+            return f"the answer of {self.unit} (OVERDUE since {fmt(d.due)})"
+        return f"the answer of {self.unit} by {fmt(d.due)}"

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.contract import OrderAction, order_workflow_id
 from domain.directory import DISTRICTS, ORGANISATIONS
 from domain.errors import InvalidOrder
 
@@ -165,16 +166,25 @@ class NewOrder(_Value):
         Raises:
             InvalidOrder: naming the field and the allowed range.
         """
-        if self.dispatched_at > now + MAX_FUTURE_SKEW:
-            raise InvalidOrder(
-                f"dispatched_at: {self.dispatched_at.isoformat()} lies in the future; allowed: "
-                f"not later than {(now + MAX_FUTURE_SKEW).isoformat()} (now + 5 minutes)"
-            )
+        check_not_future("dispatched_at", self.dispatched_at, now)
+
+
+def check_not_future(field: str, value: datetime, now: datetime) -> None:
+    """Refuse an instant of an arriving record more than `MAX_FUTURE_SKEW` after ``now``.
+
+    Raises:
+        InvalidOrder: naming the field and the allowed range.
+    """
+    if value > now + MAX_FUTURE_SKEW:
+        raise InvalidOrder(
+            f"{field}: {value.isoformat()} lies in the future; allowed: "
+            f"not later than {(now + MAX_FUTURE_SKEW).isoformat()} (now + 5 minutes)"
+        )
 
 
 def workflow_id_for(order_no: str) -> str:
-    """The workflow id of an order number (contract: `order-<order_no>`)."""
-    return f"order-{order_no}"
+    """The workflow id of an order number (`domain.contract.order_workflow_id`)."""
+    return order_workflow_id(order_no)
 
 
 def _known_org(v: str) -> str:
@@ -348,21 +358,21 @@ class Withdraw(Action):
 
 #: Every action of the contract: name -> payload model.
 ACTIONS: Final[dict[str, type[Action]]] = {
-    "receive": Receive,
-    "propose": Propose,
-    "review": Review,
-    "return_to_hotline": ReturnToHotline,
-    "contact_reporter": ContactReporter,
-    "return_order": ReturnOrder,
-    "request_extension": RequestExtension,
-    "contribute": Contribute,
-    "release_assisting_unit": ReleaseAssistingUnit,
-    "submit_result": SubmitResult,
-    "file_appeal": FileAppeal,
-    "extension_decision": ExtensionDecision,
-    "callback": Callback,
-    "appeal_decision": AppealDecision,
-    "withdraw": Withdraw,
+    OrderAction.RECEIVE: Receive,
+    OrderAction.PROPOSE: Propose,
+    OrderAction.REVIEW: Review,
+    OrderAction.RETURN_TO_HOTLINE: ReturnToHotline,
+    OrderAction.CONTACT_REPORTER: ContactReporter,
+    OrderAction.RETURN_ORDER: ReturnOrder,
+    OrderAction.REQUEST_EXTENSION: RequestExtension,
+    OrderAction.CONTRIBUTE: Contribute,
+    OrderAction.RELEASE_ASSISTING_UNIT: ReleaseAssistingUnit,
+    OrderAction.SUBMIT_RESULT: SubmitResult,
+    OrderAction.FILE_APPEAL: FileAppeal,
+    OrderAction.EXTENSION_DECISION: ExtensionDecision,
+    OrderAction.CALLBACK: Callback,
+    OrderAction.APPEAL_DECISION: AppealDecision,
+    OrderAction.WITHDRAW: Withdraw,
 }
 
 

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from domain import deadlines as dl
 from domain.calendar import SHANGHAI, BusinessCalendar
+from domain.contract import Flag
 from domain.directory import ORGANISATIONS, can_handle
-from domain.errors import Rejected
-from domain.lifecycle import parse_action, require_phase
+from domain.errors import RefusalKind, Rejected
+from domain.machine import Machine, fmt, iso, require_phase, span
+from domain.machine import OutboxItem as OutboxItem  # TODO(13): importers move to domain.machine
 from domain.models import (
     ACTIONS,
     Action,
@@ -49,7 +49,6 @@ from domain.models import (
     ProposalRecord,
     Propose,
     Receive,
-    RejectedAction,
     ReleaseAssistingUnit,
     RequestExtension,
     ResultRecord,
@@ -58,7 +57,6 @@ from domain.models import (
     Review,
     Role,
     SubmitResult,
-    TimelineEntry,
     Verdict,
     Withdraw,
 )
@@ -73,34 +71,14 @@ SUPERVISOR: Final[dict[Platform, str]] = {Platform.CENTER: "dept-hotline", Platf
 HANDLING_PHASES: Final = {Phase.IN_HANDLING, Phase.REHANDLING}
 
 
-class OutboxItem(BaseModel):
-    """A message the order sends: a notification to an org, or a message to the city hotline."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seq: int = Field(description="Position in the order's outbox: the idempotency key with the run.")
-    channel: str = Field(description="`notification` or `hotline`.")
-    recipient: str = Field(description="Org id (notifications) or `hotline`.")
-    kind: str = Field(description="e.g. `receipt_warning`, `dispatch`, `reply`, `extension_application`.")
-    text: str = Field(description="Words for the recipient; never the reporter's name or phone.")
-    due: datetime | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
-    at: datetime
-
-
-def _fmt(t: datetime) -> str:
-    return t.astimezone(SHANGHAI).strftime("%a %Y-%m-%d %H:%M")
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(SHANGHAI).isoformat(timespec="minutes")
-
-
-class Order:
+class Order(Machine):
     """One order's state and rules. Every public method takes ``now`` (aware) and is pure."""
+
+    actions = ACTIONS
 
     def __init__(self, new: NewOrder, rulebook: Rulebook, calendar: BusinessCalendar, now: datetime) -> None:
         """Bind the rulebook, compute the receipt and completion deadlines, mark missed windows."""
+        super().__init__()
         self.new = new
         self.rulebook = rulebook
         #: the parameters for this order's category (per-category overrides applied)
@@ -109,8 +87,6 @@ class Order:
         self.phase = Phase.AWAITING_RECEIPT
         self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
-        self.deadlines: dict[str, DeadlineState] = {}
-        self.flags: list[str] = []
         self.assignments: list[Assignment] = []
         self.proposals: list[ProposalRecord] = []
         self.extensions: list[ExtensionRecord] = []
@@ -119,13 +95,8 @@ class Order:
         self.rehandling_round = 0
         self.round_started_at = new.dispatched_at
         self.appeal: AppealRecord | None = None
-        self.rejected: list[RejectedAction] = []
-        self.timeline: list[TimelineEntry] = []
-        self.outbox: list[OutboxItem] = []
-        self.request_ids: dict[str, str] = {}
-        self.revision = 0
 
-        self._note(now, "transferred", None, f"dispatched by the city hotline at {_iso(new.dispatched_at)}")
+        self._note(now, "transferred", None, f"dispatched by the city hotline at {iso(new.dispatched_at)}")
         t = new.dispatched_at
         self._set_deadline(
             dl.receipt_deadline(rulebook, calendar, t, tier=new.tier, category=new.category),
@@ -139,61 +110,16 @@ class Order:
 
     # -- the actions ------------------------------------------------------------------------------
 
-    def check(self, name: str, raw: Any, now: datetime) -> Action | None:
-        """Validate action ``name`` with payload ``raw`` against the state at ``now``.
+    @property
+    def closed(self) -> bool:
+        """Whether the order is closed."""
+        return self.phase is Phase.CLOSED
 
-        Returns:
-            The parsed action, or None when its `request_id` was applied already (a repeat:
-            accepted, and takes no effect).
+    def _closed_refusal(self, name: str, now: datetime) -> str:
+        return f"{name} refused: the order is closed ({self.outcome}); nothing may change it"
 
-        Raises:
-            Rejected: what was wrong and what is allowed.
-        """
-        model = ACTIONS.get(name)
-        if model is None:
-            raise Rejected(f"unknown action {name!r}; allowed: {', '.join(ACTIONS)}")
-        action = parse_action(name, model, raw)
-        if action.request_id is not None and action.request_id in self.request_ids:
-            if self.request_ids[action.request_id] != name:
-                raise Rejected(
-                    f"{name} refused: request_id {action.request_id!r} was already used for "
-                    f"{self.request_ids[action.request_id]}; allowed: a new request_id"
-                )
-            return None
-        if self.phase is Phase.CLOSED:
-            raise Rejected(f"{name} refused: the order is closed ({self.outcome}); nothing may change it")
-        self._checkers[name](self, action, now)
-        return action
-
-    def act(self, name: str, raw: Any, now: datetime) -> bool:
-        """Validate and apply an action. Returns False for a repeat of an applied `request_id`.
-
-        Raises:
-            Rejected: as `check`; nothing changed.
-        """
-        action = self.check(name, raw, now)
-        if action is None:
-            return False
-        if action.request_id is not None:
-            self.request_ids[action.request_id] = name
-        self._appliers[name](self, action, now)
-        self.fire_due(now)
-        return True
-
-    def reject(self, name: str, raw: Any, reason: str, now: datetime) -> None:
-        """Keep a refused signal among `rejected_actions` (it changes nothing else)."""
-        actor = raw.get("actor") if isinstance(raw, dict) else None
-        request_id = raw.get("request_id") if isinstance(raw, dict) else None
-        self.rejected.append(
-            RejectedAction(
-                at=now,
-                action=name,
-                actor=actor if isinstance(actor, dict) else None,
-                request_id=request_id if isinstance(request_id, str) else None,
-                reason=reason,
-            )
-        )
-        self.revision += 1
+    def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"order_no": self.new.order_no, **payload}
 
     # receive ---------------------------------------------------------------------------------
 
@@ -215,16 +141,20 @@ class Order:
             if not can_handle(unit):
                 raise Rejected(
                     f"propose refused: {unit} cannot handle orders; allowed: a division (dept-*), "
-                    "a commission unit (unit-*), a district commission (district-*) or utilities"
+                    "a commission unit (unit-*), a district commission (district-*) or utilities",
+                    RefusalKind.INVALID_PAYLOAD,
                 )
         if a.lead_unit in a.assisting_units:
-            raise Rejected(f"propose refused: {a.lead_unit} is both the lead and an assisting unit")
+            raise Rejected(
+                f"propose refused: {a.lead_unit} is both the lead and an assisting unit", RefusalKind.INVALID_PAYLOAD
+            )
         returned = {x.unit for x in self.assignments if x.state == "returned"}
         again = [u for u in [a.lead_unit, *a.assisting_units] if u in returned]
         if again:
             raise Rejected(
                 f"propose refused: {', '.join(again)} returned this order already; "
-                "allowed: another unit, or return_to_hotline"
+                "allowed: another unit, or return_to_hotline",
+                RefusalKind.PRECONDITION,
             )
 
     def _apply_propose(self, a: Propose, now: datetime) -> None:
@@ -250,7 +180,8 @@ class Order:
             raise Rejected(
                 f"review refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
                 f"the {self.new.platform.value} platform's supervising department "
-                f"(org {supervisor!r}, role 'supervisor'; Article 4.3)"
+                f"(org {supervisor!r}, role 'supervisor'; Article 4.3)",
+                RefusalKind.NO_STANDING,
             )
 
     def _apply_review(self, a: Review, now: datetime) -> None:
@@ -281,8 +212,8 @@ class Order:
             now,
             unit,
             "dispatch",
-            f"new handling order ({role}); complete by {_fmt(due) if due else '-'}; "
-            f"a return is possible until {_fmt(window.due)}",
+            f"new handling order ({role}); complete by {fmt(due) if due else '-'}; "
+            f"a return is possible until {fmt(window.due)}",
             due=due,
         )
 
@@ -307,7 +238,7 @@ class Order:
     def _apply_contact_reporter(self, a: ContactReporter, now: datetime) -> None:
         contact = Contact(at=a.at, method=a.method, note=a.note, recorded_at=now, round=self.rehandling_round)
         self._update_assignment(a.actor.org, lambda x: {"contacts": [*x.contacts, contact]})
-        self._note(now, "reporter_contacted", a, f"{a.method.value} at {_iso(a.at)}")
+        self._note(now, "reporter_contacted", a, f"{a.method.value} at {iso(a.at)}")
 
     def _check_return_order(self, a: ReturnOrder, now: datetime) -> None:
         require_phase("return_order", self.phase, {Phase.IN_HANDLING})
@@ -315,8 +246,9 @@ class Order:
         if now >= assignment.return_due:
             raise Rejected(
                 f"return refused: the {self.rules.return_window.total_seconds() / 3600:g}-hour return "
-                f"window for {assignment.unit} closed at {_iso(assignment.return_due)}; allowed: "
-                "request_extension or submit_result"
+                f"window for {assignment.unit} closed at {iso(assignment.return_due)}; allowed: "
+                "request_extension or submit_result",
+                RefusalKind.WINDOW_CLOSED,
             )
 
     def _apply_return_order(self, a: ReturnOrder, now: datetime) -> None:
@@ -336,7 +268,9 @@ class Order:
         require_phase("contribute", self.phase, {Phase.IN_HANDLING})
         assignment = self._require_assigned("contribute", a)
         if assignment.role != "assisting":
-            raise Rejected(f"contribute refused: {a.actor.org} is the lead unit; allowed: assisting units")
+            raise Rejected(
+                f"contribute refused: {a.actor.org} is the lead unit; allowed: assisting units", RefusalKind.NO_STANDING
+            )
 
     def _apply_contribute(self, a: Contribute, now: datetime) -> None:
         contribution = Contribution(at=now, content=a.content)
@@ -354,7 +288,8 @@ class Order:
             active = [y.unit for y in self._active() if y.role == "assisting"] or ["none"]
             raise Rejected(
                 f"release_assisting_unit refused: {a.unit} is not an active assisting unit; "
-                f"allowed: {', '.join(active)}"
+                f"allowed: {', '.join(active)}",
+                RefusalKind.PRECONDITION,
             )
 
     def _apply_release_assisting_unit(self, a: ReleaseAssistingUnit, now: datetime) -> None:
@@ -368,19 +303,24 @@ class Order:
         require_phase("request_extension", self.phase, HANDLING_PHASES)
         self._require_lead("request_extension", a)
         if self._pending_extension() is not None:
-            raise Rejected("request_extension refused: an extension is already pending with the city hotline")
+            raise Rejected(
+                "request_extension refused: an extension is already pending with the city hotline",
+                RefusalKind.PRECONDITION,
+            )
         key = self._current_completion()
         assert key is not None
         current = self.deadlines[key]
         if now >= current.due:
             raise Rejected(
-                f"request_extension refused: the {key} deadline passed at {_iso(current.due)}; "
-                "allowed: only before the current deadline (Article 8.6)"
+                f"request_extension refused: the {key} deadline passed at {iso(current.due)}; "
+                "allowed: only before the current deadline (Article 8.6)",
+                RefusalKind.WINDOW_CLOSED,
             )
         if a.requested_due <= current.due:
             raise Rejected(
-                f"request_extension refused: requested_due {_iso(a.requested_due)} is not later than the "
-                f"current {key} deadline {_iso(current.due)}"
+                f"request_extension refused: requested_due {iso(a.requested_due)} is not later than the "
+                f"current {key} deadline {iso(current.due)}",
+                RefusalKind.INVALID_PAYLOAD,
             )
         self._require_not_future("request_extension", "reporter_notified_at", a.reporter_notified_at, now)
 
@@ -399,15 +339,15 @@ class Order:
                 written_reply=a.written_reply,
             )
         )
-        self._flag("extension_pending")
-        self._note(now, "extension_requested", a, f"to {_iso(a.requested_due)}: {a.reason}")
+        self._flag(Flag.EXTENSION_PENDING)
+        self._note(now, "extension_requested", a, f"to {iso(a.requested_due)}: {a.reason}")
         self._to_hotline(
             now,
             "extension_application",
-            f"extension applied for: {key} from {_iso(self.deadlines[key].due)} to {_iso(a.requested_due)}",
+            f"extension applied for: {key} from {iso(self.deadlines[key].due)} to {iso(a.requested_due)}",
             {
                 "deadline": key,
-                "current_due": _iso(self.deadlines[key].due),
+                "current_due": iso(self.deadlines[key].due),
                 "requested_due": a.requested_due.isoformat(),
                 "reason": a.reason,
                 "reporter_notified_at": a.reporter_notified_at.isoformat(),
@@ -419,11 +359,12 @@ class Order:
         self._require_hotline("extension_decision", a)
         pending = self._pending_extension()
         if pending is None:
-            raise Rejected("extension_decision refused: no extension is pending")
+            raise Rejected("extension_decision refused: no extension is pending", RefusalKind.PRECONDITION)
         if a.approved and a.approved_due is not None and a.approved_due <= pending.current_due:
             raise Rejected(
-                f"extension_decision refused: approved_due {_iso(a.approved_due)} is not later than "
-                f"the current deadline {_iso(pending.current_due)}"
+                f"extension_decision refused: approved_due {iso(a.approved_due)} is not later than "
+                f"the current deadline {iso(pending.current_due)}",
+                RefusalKind.INVALID_PAYLOAD,
             )
 
     def _apply_extension_decision(self, a: ExtensionDecision, now: datetime) -> None:
@@ -438,7 +379,7 @@ class Order:
                 "note": a.note,
             }
         )
-        self._unflag("extension_pending")
+        self._unflag(Flag.EXTENSION_PENDING)
         lead = self._lead()
         if a.approved and a.approved_due is not None:
             d = self.deadlines[pending.deadline]
@@ -450,16 +391,16 @@ class Order:
                     "warned_at": None if d.overdue_since is None else d.warned_at,
                     # an approved instant depends on no calendar
                     "calendar_confirmed": True,
-                    "explanation": f"{d.explanation}; extended by the city hotline at {_fmt(now)}: "
-                    f"{_fmt(d.due)} -> {_fmt(new_due)}",
+                    "explanation": f"{d.explanation}; extended by the city hotline at {fmt(now)}: "
+                    f"{fmt(d.due)} -> {fmt(new_due)}",
                 }
             )
             self._refresh_calendar_flag()
-            self._note(now, "extension_approved", a, f"{pending.deadline}: {_iso(d.due)} -> {_iso(new_due)}")
-            text = f"extension approved: complete by {_fmt(new_due)}"
+            self._note(now, "extension_approved", a, f"{pending.deadline}: {iso(d.due)} -> {iso(new_due)}")
+            text = f"extension approved: complete by {fmt(new_due)}"
         else:
             self._note(now, "extension_refused", a, a.note or "the deadline stands")
-            text = f"extension refused; the deadline {_fmt(pending.current_due)} stands"
+            text = f"extension refused; the deadline {fmt(pending.current_due)} stands"
         for org in [self.new.platform.value, *([lead.unit] if lead else [])]:
             self._notify(now, org, "extension_decision", text)
 
@@ -472,14 +413,16 @@ class Order:
             raise Rejected(
                 "submit_result refused: no contact with the reporter is recorded"
                 + (f" in re-handling round {self.rehandling_round}" if self.rehandling_round else "")
-                + "; allowed after contact_reporter (Article 8.4)"
+                + "; allowed after contact_reporter (Article 8.4)",
+                RefusalKind.PRECONDITION,
             )
         if self.phase is Phase.IN_HANDLING:
             waiting = [x.unit for x in self._active() if x.role == "assisting" and not x.contributions]
             if waiting:
                 raise Rejected(
                     f"submit_result refused: {', '.join(waiting)} has not contributed; allowed after "
-                    "every assisting unit contributed or was released (Article 9)"
+                    "every assisting unit contributed or was released (Article 9)",
+                    RefusalKind.PRECONDITION,
                 )
         self._require_not_future("submit_result", "reporter_informed_at", a.reporter_informed_at, now)
 
@@ -501,7 +444,7 @@ class Order:
         if pending is not None:  # the result makes the application moot
             i = self.extensions.index(pending)
             self.extensions[i] = pending.model_copy(update={"decision": "moot", "decided_at": now})
-            self._unflag("extension_pending")
+            self._unflag(Flag.EXTENSION_PENDING)
         for x in self._active():
             self._close_deadline(f"return:{x.unit}", now)
         self.phase = Phase.AWAITING_CALLBACK
@@ -522,8 +465,8 @@ class Order:
                 kind="callback",
                 start=now,
                 due=(now + wait).astimezone(SHANGHAI),
-                explanation=f"callback: reply sent {_fmt(now)}; the rulebook's callback wait of "
-                f"{wait.days} days -> closes no_callback at {_fmt(now + wait)}",
+                explanation=f"callback: reply sent {fmt(now)}; the rulebook's callback wait of "
+                f"{wait.days} days -> closes no_callback at {fmt(now + wait)}",
                 calendar_confirmed=True,
                 rulebook=self.rulebook.id,
             ),
@@ -544,7 +487,7 @@ class Order:
         if a.verdict is not Verdict.DISSATISFIED:
             self._close(now, Outcome(a.verdict.value))
             return
-        self._flag("dissatisfied")
+        self._flag(Flag.DISSATISFIED)
         lead = self._lead_unit()
         if self.rehandling_round >= self.rules.rehandling_rounds:
             self._note(
@@ -562,13 +505,13 @@ class Order:
         d = dl.rehandling_deadline(self.rulebook, self.calendar, now, tier=self.new.tier, category=self.new.category)
         key = f"rehandling_{self.rehandling_round}"
         self._set_deadline(d, key=key, label=f"re-handling deadline {self.rehandling_round}")
-        self._note(now, "rehandling_opened", None, f"round {self.rehandling_round} by {lead}; due {_iso(d.due)}")
+        self._note(now, "rehandling_opened", None, f"round {self.rehandling_round} by {lead}; due {iso(d.due)}")
         for org in [lead, self.new.platform.value]:
             self._notify(
                 now,
                 org,
                 "rehandling",
-                f"dissatisfied callback: re-handle (round {self.rehandling_round}) by {_fmt(d.due)}",
+                f"dissatisfied callback: re-handle (round {self.rehandling_round}) by {fmt(d.due)}",
                 due=d.due,
             )
 
@@ -576,7 +519,7 @@ class Order:
         require_phase("file_appeal", self.phase, {Phase.REHANDLING})
         self._require_operator("file_appeal", a)
         if self.appeal is not None:
-            raise Rejected("file_appeal refused: an appeal was already filed for this order")
+            raise Rejected("file_appeal refused: an appeal was already filed for this order", RefusalKind.PRECONDITION)
 
     def _apply_file_appeal(self, a: FileAppeal, now: datetime) -> None:
         self.appeal = AppealRecord(filed_at=now, by=a.actor, reason=a.reason, materials=list(a.materials))
@@ -584,7 +527,7 @@ class Order:
         self._close_deadline(f"rehandling_{self.rehandling_round}", now)
         self._refresh_calendar_flag()
         self.phase = Phase.APPEALING
-        self._flag("appealed")
+        self._flag(Flag.APPEALED)
         self._note(now, "appeal_filed", a, a.reason)
         materials = list(a.materials) + [m for r in self.results for m in r.appeal_materials]
         self._to_hotline(now, "appeal", f"appeal: {a.reason}", {"reason": a.reason, "materials": materials})
@@ -592,7 +535,7 @@ class Order:
     def _check_appeal_decision(self, a: AppealDecision, now: datetime) -> None:
         self._require_hotline("appeal_decision", a)
         if self.phase is not Phase.APPEALING:
-            raise Rejected("appeal_decision refused: no appeal is pending")
+            raise Rejected("appeal_decision refused: no appeal is pending", RefusalKind.PRECONDITION)
 
     def _apply_appeal_decision(self, a: AppealDecision, now: datetime) -> None:
         assert self.appeal is not None
@@ -620,80 +563,15 @@ class Order:
             self._notify(now, org, "withdrawn", f"withdrawn by the city hotline: {a.reason}")
         self._close(now, Outcome.WITHDRAWN)
 
-    _checkers: Final[dict[str, Callable[[Order, Any, datetime], None]]] = {
-        "receive": _check_receive,
-        "propose": _check_propose,
-        "review": _check_review,
-        "return_to_hotline": _check_return_to_hotline,
-        "contact_reporter": _check_contact_reporter,
-        "return_order": _check_return_order,
-        "request_extension": _check_request_extension,
-        "contribute": _check_contribute,
-        "release_assisting_unit": _check_release_assisting_unit,
-        "submit_result": _check_submit_result,
-        "file_appeal": _check_file_appeal,
-        "extension_decision": _check_extension_decision,
-        "callback": _check_callback,
-        "appeal_decision": _check_appeal_decision,
-        "withdraw": _check_withdraw,
-    }
-    _appliers: Final[dict[str, Callable[[Order, Any, datetime], None]]] = {
-        "receive": _apply_receive,
-        "propose": _apply_propose,
-        "review": _apply_review,
-        "return_to_hotline": _apply_return_to_hotline,
-        "contact_reporter": _apply_contact_reporter,
-        "return_order": _apply_return_order,
-        "request_extension": _apply_request_extension,
-        "contribute": _apply_contribute,
-        "release_assisting_unit": _apply_release_assisting_unit,
-        "submit_result": _apply_submit_result,
-        "file_appeal": _apply_file_appeal,
-        "extension_decision": _apply_extension_decision,
-        "callback": _apply_callback,
-        "appeal_decision": _apply_appeal_decision,
-        "withdraw": _apply_withdraw,
-    }
-
     # -- timers -------------------------------------------------------------------------------
-
-    def next_timer(self) -> tuple[datetime, str] | None:
-        """The earliest instant a deadline needs attention (warning or end), with its timer's name."""
-        pending: list[tuple[datetime, str]] = []
-        for d in self._open_deadlines():
-            if d.overdue_since is not None:
-                continue
-            if d.warn_at is not None and d.warned_at is None:
-                pending.append((d.warn_at, _warning_label(d.label)))
-            pending.append((d.due, d.label))
-        return min(pending, key=lambda p: p[0]) if pending else None
-
-    def fire_due(self, now: datetime) -> bool:
-        """Record every warning and end that ``now`` has reached; returns whether anything fired.
-
-        A late arrival gets its missed windows marked at once. Lateness is never forgiven: an
-        overdue deadline stays overdue, and its flag stays, whatever happens later.
-        """
-        fired = False
-        for key, d in list(self.deadlines.items()):
-            if d.met_at is not None or d.closed_at is not None or self.phase is Phase.CLOSED:
-                continue
-            if d.warn_at is not None and d.warned_at is None and d.overdue_since is None and now >= d.warn_at:
-                self._warn(key, now)
-                fired = True
-            d = self.deadlines[key]
-            if d.overdue_since is None and now >= d.due:
-                self._overdue(key, now)
-                fired = True
-        return fired
 
     def _warn(self, key: str, now: datetime) -> None:
         d = self.deadlines[key]
         self.deadlines[key] = d.model_copy(update={"warned_at": now})
         left = d.due - now
-        text = f"{d.label}: {self.rules.warning_fraction:.0%} of the window has passed; due {_fmt(d.due)}"
+        text = f"{d.label}: {self.rules.warning_fraction:.0%} of the window has passed; due {fmt(d.due)}"
         if left > timedelta(0):
-            text += f" (in {_span(left)})"
+            text += f" (in {span(left)})"
         self._note(now, f"{_kind(key)}_warning", None, text)
         for org in self._responsible(key):
             self._notify(now, org, f"{_kind(key)}_warning", text, due=d.due)
@@ -702,14 +580,14 @@ class Order:
         d = self.deadlines[key]
         self.deadlines[key] = d.model_copy(update={"overdue_since": d.due})
         if key.startswith("return:"):
-            self._note(now, "return_window_closed", None, f"{d.label} closed at {_iso(d.due)}")
+            self._note(now, "return_window_closed", None, f"{d.label} closed at {iso(d.due)}")
             return
         if key.startswith("callback_"):
             self._note(now, "no_callback", None, f"no callback within {self.rules.callback_wait.days} days")
             self._close(now, Outcome.NO_CALLBACK)
             return
-        self._flag(f"{_kind(key)}_late")
-        text = f"{d.label} missed: it was due {_fmt(d.due)}"
+        self._flag(Flag(f"{_kind(key)}_late"))
+        text = f"{d.label} missed: it was due {fmt(d.due)}"
         self._note(now, f"{_kind(key)}_overdue", None, text)
         for org in self._responsible(key):
             self._notify(now, org, f"{_kind(key)}_overdue", text, due=d.due)
@@ -749,7 +627,7 @@ class Order:
                     "calendar_confirmed": fresh.calendar_confirmed,
                 }
             )
-            self._note(now, "deadline_recomputed", None, f"{key}: {_iso(d.due)} -> {_iso(fresh.due)} (new calendar)")
+            self._note(now, "deadline_recomputed", None, f"{key}: {iso(d.due)} -> {iso(fresh.due)} (new calendar)")
             changed.append(key)
         self._refresh_calendar_flag()
         return changed
@@ -770,16 +648,8 @@ class Order:
 
     def status(self) -> OrderStatus:
         """The `status` query's answer."""
-        n = self.new
         return OrderStatus(
-            order_no=n.order_no,
-            tier=n.tier,
-            category=n.category,
-            platform=n.platform,
-            district=n.location.district,
-            subject=n.subject,
-            dispatched_at=n.dispatched_at,
-            rulebook=self.rulebook.id,
+            **self._identity(self.new, self.rulebook),
             phase=self.phase,
             outcome=self.outcome,
             closed_at=self.closed_at,
@@ -798,6 +668,29 @@ class Order:
             timeline=list(self.timeline),
         )
 
+    @staticmethod
+    def _identity(new: NewOrder, rulebook: Rulebook) -> dict[str, Any]:
+        """The fields of `OrderStatus` fixed at start."""
+        return {
+            "order_no": new.order_no,
+            "tier": new.tier,
+            "category": new.category,
+            "platform": new.platform,
+            "district": new.location.district,
+            "subject": new.subject,
+            "dispatched_at": new.dispatched_at,
+            "rulebook": rulebook.id,
+        }
+
+    @classmethod
+    def preliminary_status(cls, new: NewOrder, rulebook: Rulebook) -> OrderStatus:
+        """What `status` answers while the order is set up (its calendar loads): what is known already."""
+        return OrderStatus(
+            **cls._identity(new, rulebook),
+            phase=Phase.AWAITING_RECEIPT,
+            waiting_for="its deadlines: the order is being set up (loading the business calendar)",
+        )
+
     def handling_order(self, unit: Any) -> HandlingOrder:
         """What ``unit`` sees of the order (Article 8.2: no name or phone when confidential).
 
@@ -805,10 +698,14 @@ class Order:
             Rejected: ``unit`` was never assigned to this order.
         """
         if not isinstance(unit, str) or unit not in ORGANISATIONS:
-            raise Rejected(f"handling_order refused: {unit!r} is not an org id of the directory")
+            raise Rejected(
+                f"handling_order refused: {unit!r} is not an org id of the directory", RefusalKind.INVALID_PAYLOAD
+            )
         x = next((y for y in reversed(self.assignments) if y.unit == unit), None)
         if x is None:
-            raise Rejected(f"handling_order refused: {unit} is not assigned to order {self.new.order_no}")
+            raise Rejected(
+                f"handling_order refused: {unit} is not assigned to order {self.new.order_no}", RefusalKind.NO_STANDING
+            )
         key = self._current_completion()
         d = self.deadlines.get(key) if key else None
         n = self.new
@@ -847,11 +744,11 @@ class Order:
         p = self.new.platform.value
         key = self._current_completion()
         due = self.deadlines[key].due if key and key in self.deadlines else None
-        until = f" (complete by {_fmt(due)})" if due else ""
+        until = f" (complete by {fmt(due)})" if due else ""
         lead = self._lead()
         match self.phase:
             case Phase.AWAITING_RECEIPT:
-                return f"receipt by the {p} platform by {_fmt(self.deadlines['receipt'].due)}"
+                return f"receipt by the {p} platform by {fmt(self.deadlines['receipt'].due)}"
             case Phase.RECEIVED:
                 return f"a proposal (or a return to the city hotline) from the {p} platform{until}"
             case Phase.IN_REVIEW:
@@ -862,7 +759,7 @@ class Order:
                 return f"the result from {who}{until}{pending}"
             case Phase.AWAITING_CALLBACK:
                 cb = self.deadlines.get(f"callback_{self.rehandling_round}")
-                return "the city hotline's callback" + (f" (closes no_callback {_fmt(cb.due)})" if cb else "")
+                return "the city hotline's callback" + (f" (closes no_callback {fmt(cb.due)})" if cb else "")
             case Phase.APPEALING:
                 return "the city hotline's appeal decision"
             case Phase.CLOSED:
@@ -871,55 +768,11 @@ class Order:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _note(self, now: datetime, kind: str, actor: Action | None, detail: str) -> None:
-        self.timeline.append(
-            TimelineEntry(at=now, kind=kind, actor=actor.actor if actor is not None else None, detail=detail)
-        )
-        self.revision += 1
-
-    def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
-        self.outbox.append(
-            OutboxItem(
-                seq=len(self.outbox),
-                channel="notification",
-                recipient=org,
-                kind=kind,
-                text=text,
-                due=due,
-                at=now,
-            )
-        )
-        self.revision += 1
-
-    def _to_hotline(self, now: datetime, kind: str, text: str, payload: dict[str, Any]) -> None:
-        self.outbox.append(
-            OutboxItem(
-                seq=len(self.outbox),
-                channel="hotline",
-                recipient="hotline",
-                kind=kind,
-                text=text,
-                payload={"order_no": self.new.order_no, **payload},
-                at=now,
-            )
-        )
-        self.revision += 1
-
-    def _flag(self, flag: str) -> None:
-        if flag not in self.flags:
-            self.flags.append(flag)
-            self.revision += 1
-
-    def _unflag(self, flag: str) -> None:
-        if flag in self.flags:
-            self.flags.remove(flag)
-            self.revision += 1
-
     def _refresh_calendar_flag(self) -> None:
         unconfirmed = any(
             not d.calendar_confirmed and d.met_at is None and d.closed_at is None for d in self.deadlines.values()
         )
-        (self._flag if unconfirmed else self._unflag)("calendar_unconfirmed")
+        (self._flag if unconfirmed else self._unflag)(Flag.CALENDAR_UNCONFIRMED)
 
     def _warn_at(self, start: datetime, due: datetime) -> datetime:
         return (start + (due - start) * self.rules.warning_fraction).astimezone(SHANGHAI)
@@ -953,7 +806,7 @@ class Order:
             return
         self.deadlines[key] = d.model_copy(update={"met_at": now})
         if d.late_counts and now > d.due:
-            self._flag(f"{_kind(key)}_late")
+            self._flag(Flag(f"{_kind(key)}_late"))
         self._refresh_calendar_flag()
         self.revision += 1
 
@@ -970,11 +823,6 @@ class Order:
         self.closed_at = now
         self._refresh_calendar_flag()
         self._note(now, "closed", None, f"outcome {outcome.value}")
-
-    def _open_deadlines(self) -> list[DeadlineState]:
-        if self.phase is Phase.CLOSED:
-            return []
-        return [d for d in self.deadlines.values() if d.met_at is None and d.closed_at is None]
 
     def _current_completion(self) -> str | None:
         key = f"rehandling_{self.rehandling_round}" if self.rehandling_round else "completion"
@@ -1014,14 +862,16 @@ class Order:
         if a.actor.org != p or a.actor.role is not Role.OPERATOR:
             raise Rejected(
                 f"{name} refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
-                f"the {p} platform's operator (org {p!r}, role 'operator')"
+                f"the {p} platform's operator (org {p!r}, role 'operator')",
+                RefusalKind.NO_STANDING,
             )
 
     def _require_hotline(self, name: str, a: Action) -> None:
         if a.actor.org != "hotline" or a.actor.role is not Role.HOTLINE:
             raise Rejected(
                 f"{name} refused: {a.actor.org} ({a.actor.role.value}) has no standing; allowed: "
-                "the city hotline (org 'hotline', role 'hotline')"
+                "the city hotline (org 'hotline', role 'hotline')",
+                RefusalKind.NO_STANDING,
             )
 
     def _require_assigned(self, name: str, a: Action) -> Assignment:
@@ -1030,38 +880,31 @@ class Order:
             units = ", ".join(self.units()) or "none"
             raise Rejected(
                 f"{name} refused: {a.actor.org} ({a.actor.role.value}) is not a unit assigned to this "
-                f"order; allowed: a handler of {units}"
+                f"order; allowed: a handler of {units}",
+                RefusalKind.NO_STANDING,
             )
         if self.phase is Phase.REHANDLING and x.role != "lead":
-            raise Rejected(f"{name} refused: re-handling is by the lead unit {self._lead_unit()} alone")
+            raise Rejected(
+                f"{name} refused: re-handling is by the lead unit {self._lead_unit()} alone", RefusalKind.NO_STANDING
+            )
         return x
 
     def _require_lead(self, name: str, a: Action) -> Assignment:
         x = self._require_assigned(name, a)
         if x.role != "lead":
-            raise Rejected(f"{name} refused: {a.actor.org} assists; allowed: the lead unit {self._lead_unit()}")
+            raise Rejected(
+                f"{name} refused: {a.actor.org} assists; allowed: the lead unit {self._lead_unit()}",
+                RefusalKind.NO_STANDING,
+            )
         return x
 
     def _require_not_future(self, name: str, field: str, t: datetime, now: datetime) -> None:
         if t > now + SKEW:
-            raise Rejected(f"{name} refused: {field} {_iso(t)} lies in the future; allowed: up to now")
+            raise Rejected(
+                f"{name} refused: {field} {iso(t)} lies in the future; allowed: up to now", RefusalKind.INVALID_INSTANT
+            )
 
 
 def _kind(key: str) -> str:
     """`rehandling_2` -> `rehandling`; `return:dept-roads` -> `return`."""
     return key.split(":", 1)[0].rsplit("_", 1)[0] if key.startswith("rehandling_") else key.split(":", 1)[0]
-
-
-def _warning_label(label: str) -> str:
-    """`completion deadline` -> `completion warning`; `receipt window` -> `receipt window warning`."""
-    return label.replace("deadline", "warning") if "deadline" in label else f"{label} warning"
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts += [f"{mins}m"] if mins or not parts else []
-    return " ".join(parts)

@@ -7,8 +7,9 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendar import CalendarYear
+from domain.inquiry import InquiryStatus, NewInquiry
+from domain.machine import OutboxItem
 from domain.models import NewOrder, OrderStatus, TimelineEntry
-from domain.order import OutboxItem
 
 
 class NumberedEntry(BaseModel):
@@ -20,8 +21,8 @@ class NumberedEntry(BaseModel):
     entry: TimelineEntry
 
 
-class OrderRecord(BaseModel):
-    """The projection of one order run at one revision, with the timeline entries not yet written.
+class MachineRecord(BaseModel):
+    """What a workflow hands its record activity at one revision: the rows not yet written.
 
     Writing a record twice, or an older record after a newer one, changes nothing: rows are keyed
     by (run_id, seq) and the projection by run_id with its revision.
@@ -32,12 +33,24 @@ class OrderRecord(BaseModel):
     run_id: str
     workflow_id: str
     revision: int = Field(ge=0)
+    entries: list[NumberedEntry] = Field(default_factory=list)
+    outbox: list[OutboxItem] = Field(default_factory=list)
+
+
+class OrderRecord(MachineRecord):
+    """The projection of one order run at one revision, with the timeline and outbox rows not yet written."""
+
     order: NewOrder
     status: OrderStatus
     units: list[str] = Field(default_factory=list)
-    entries: list[NumberedEntry] = Field(default_factory=list)
-    outbox: list[OutboxItem] = Field(default_factory=list)
     archive: bool = Field(default=False, description="The order closed: archive it in the same transaction.")
+
+
+class InquiryRecord(MachineRecord):
+    """The projection of one doubtful order run at one revision, with the rows not yet written."""
+
+    inquiry: NewInquiry
+    status: InquiryStatus
 
 
 class CalendarRequest(BaseModel):

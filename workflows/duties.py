@@ -14,14 +14,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.duties import DutyActivities
     from domain.calendar import SHANGHAI
+    from domain.contract import DAILY_DUTIES, MONTHLY_REPORT
     from domain.records import DutyDay, DutyOutcome, MonthlyReportRequest, MonthlyReportResult
 
 TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 
 
-@workflow.defn(name="DailyDuties")
+@workflow.defn(name=DAILY_DUTIES)
 class DailyDuties:
     """One day's duties; idempotent per period, so a re-run sends nothing twice."""
 
@@ -30,15 +32,19 @@ class DailyDuties:
         """Run the day's duties for the schedule's local date."""
         day = DutyDay(day=workflow.now().astimezone(SHANGHAI).date())
         outcomes = []
-        for name in ("training_reminders", "record_training_missed", "roster_reminders"):
-            outcome: DutyOutcome = await workflow.execute_activity(
-                name, day, result_type=DutyOutcome, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        for duty in (
+            DutyActivities.training_reminders,
+            DutyActivities.record_training_missed,
+            DutyActivities.roster_reminders,
+        ):
+            outcome: DutyOutcome = await workflow.execute_activity_method(
+                duty, day, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
             )
             outcomes.append(outcome)
         return outcomes
 
 
-@workflow.defn(name="MonthlyReport")
+@workflow.defn(name=MONTHLY_REPORT)
 class MonthlyReport:
     """Last month's assessment and bulletin, stored for circulation."""
 
@@ -47,10 +53,9 @@ class MonthlyReport:
         """Produce the report of the month before the schedule's local date."""
         today = workflow.now().astimezone(SHANGHAI).date()
         month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-        result: MonthlyReportResult = await workflow.execute_activity(
-            "monthly_report",
+        result: MonthlyReportResult = await workflow.execute_activity_method(
+            DutyActivities.monthly_report,
             MonthlyReportRequest(month=month),
-            result_type=MonthlyReportResult,
             start_to_close_timeout=TIMEOUT,
             retry_policy=RETRY,
         )

@@ -1,4 +1,4 @@
-"""The custom search attributes of the contract: names, types, and the keys the workflow sets."""
+"""The contract's custom search attributes as typed keys (names and types: `domain.contract`)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from typing import Final
 
 from temporalio.common import SearchAttributeKey
 
-ORDER_TIER: Final = SearchAttributeKey.for_keyword("OrderTier")
-ORDER_CATEGORY: Final = SearchAttributeKey.for_keyword("OrderCategory")
-ORDER_PLATFORM: Final = SearchAttributeKey.for_keyword("OrderPlatform")
-ORDER_PHASE: Final = SearchAttributeKey.for_keyword("OrderPhase")
-ORDER_UNITS: Final = SearchAttributeKey.for_keyword_list("OrderUnits")
-ORDER_DISTRICT: Final = SearchAttributeKey.for_keyword("OrderDistrict")
-RECEIPT_DUE: Final = SearchAttributeKey.for_datetime("ReceiptDue")
-COMPLETION_DUE: Final = SearchAttributeKey.for_datetime("CompletionDue")
-ORDER_FLAGS: Final = SearchAttributeKey.for_keyword_list("OrderFlags")
+from domain.contract import SearchAttribute
+
+ORDER_TIER: Final = SearchAttributeKey.for_keyword(SearchAttribute.ORDER_TIER.value)
+ORDER_CATEGORY: Final = SearchAttributeKey.for_keyword(SearchAttribute.ORDER_CATEGORY.value)
+ORDER_PLATFORM: Final = SearchAttributeKey.for_keyword(SearchAttribute.ORDER_PLATFORM.value)
+ORDER_PHASE: Final = SearchAttributeKey.for_keyword(SearchAttribute.ORDER_PHASE.value)
+ORDER_UNITS: Final = SearchAttributeKey.for_keyword_list(SearchAttribute.ORDER_UNITS.value)
+ORDER_DISTRICT: Final = SearchAttributeKey.for_keyword(SearchAttribute.ORDER_DISTRICT.value)
+RECEIPT_DUE: Final = SearchAttributeKey.for_datetime(SearchAttribute.RECEIPT_DUE.value)
+COMPLETION_DUE: Final = SearchAttributeKey.for_datetime(SearchAttribute.COMPLETION_DUE.value)
+ORDER_FLAGS: Final = SearchAttributeKey.for_keyword_list(SearchAttribute.ORDER_FLAGS.value)
 
 ALL: Final = (
     ORDER_TIER,
@@ -28,11 +30,7 @@ ALL: Final = (
     ORDER_FLAGS,
 )
 
-_CLI_TYPE: Final = {
-    "KEYWORD": "Keyword",
-    "KEYWORD_LIST": "KeywordList",
-    "DATETIME": "Datetime",
-}
+_CLI_TYPE: Final = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
 
 
 def registrations() -> list[tuple[str, str]]:

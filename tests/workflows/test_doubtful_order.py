@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, Work
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.errors import REFUSAL_TYPES
 from domain.inquiry import InquiryPhase, InquiryStatus
 from tests.workflows.helpers import actor, running_worker
 from workers.codec import KeyRing
@@ -108,7 +109,7 @@ async def _refused(handle: WorkflowHandle[Any, Any], name: str, who: dict[str, s
         await _do(handle, name, who, **payload)
     cause = err.value.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == "Rejected"
+    assert cause.type in REFUSAL_TYPES
     return cause.message
 
 

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities import calendar_store
 from domain.calendar import SHANGHAI, CalendarYear
 from domain.calendar_file import CalendarFile
+from domain.errors import REFUSAL_TYPES
 from domain.models import HandlingOrder, OrderStatus, Outcome, Phase
 from tests.workflows.helpers import HOTLINE, PLATFORM, SUPERVISOR, Driver, new_order, running_worker, unit
 from workers.codec import KeyRing
@@ -79,7 +80,7 @@ async def _refused(d: Driver, name: str, who: dict[str, str], **payload: Any) ->
         await d.do(name, who, **payload)
     cause = err.value.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == "Rejected"
+    assert cause.type in REFUSAL_TYPES
     return cause.message
 
 

@@ -10,6 +10,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.errors import RefusalKind
 from domain.models import OrderStatus, Phase
 from tests.workflows.helpers import Driver, actor, new_order, running_worker
 
@@ -66,7 +67,7 @@ class TestReceive:
                 await handle.execute_update("receive", {"actor": actor("district-hexi", "handler")})
             cause = err.value.cause
             assert isinstance(cause, ApplicationError)
-            assert cause.type == "Rejected"
+            assert cause.type == RefusalKind.NO_STANDING
             assert "district-hexi" in cause.message
             assert "'center'" in cause.message
             status = await handle.query("status", result_type=OrderStatus)

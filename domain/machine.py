@@ -1,0 +1,299 @@
+"""The action machine: what every action-driven record of the engine has in common.
+
+An order (`domain.order.Order`) and a doubtful order (`domain.inquiry.Inquiry`) are both a
+`Machine`: a pure state machine that takes named actions (each a pydantic model of the contract),
+checks them against its state at an instant it is given, applies them, and returns every change as
+data: timeline entries, outbox items (notifications to orgs, messages to the city hotline), flags
+and deadline changes, with a `revision` that moves whenever anything changed. The workflows
+(`workflows.shell`) only wire a machine to Temporal.
+
+A subclass declares its actions (name -> payload model) and, for each action ``x``, a checker
+``_check_x(action, now)`` that raises `Rejected` and an applier ``_apply_x(action, now)``; it says
+when it is closed and what a closed machine answers, and what a deadline's warning and end do.
+Everything else is here: payload parsing, request ids (a repeat takes effect once), refused
+signals kept among `rejected`, the timeline and outbox, flags, and the timers of its deadlines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.calendar import SHANGHAI
+from domain.errors import RefusalKind, Rejected
+from domain.models import Action, DeadlineState, Phase, RejectedAction, TimelineEntry, describe_validation_error
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class OutboxItem(BaseModel):
+    """A message a machine sends: a notification to an org, or a message to the city hotline."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(description="Position in the record's outbox: the idempotency key with the run.")
+    channel: str = Field(description="`notification` or `hotline`.")
+    recipient: str = Field(description="Org id (notifications) or `hotline`.")
+    kind: str = Field(description="e.g. `receipt_warning`, `dispatch`, `reply`, `extension_application`.")
+    text: str = Field(description="Words for the recipient; never the reporter's name or phone.")
+    due: datetime | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+def fmt(t: datetime) -> str:
+    """An instant for a person: `Wed 2026-09-30 16:30` (Asia/Shanghai)."""
+    return t.astimezone(SHANGHAI).strftime("%a %Y-%m-%d %H:%M")
+
+
+def iso(t: datetime) -> str:
+    """An instant for a message: `2026-09-30T16:30+08:00`."""
+    return t.astimezone(SHANGHAI).isoformat(timespec="minutes")
+
+
+def span(delta: timedelta) -> str:
+    """A duration for a person: `1d 3h`, `45m`."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{mins}m"] if mins or not parts else []
+    return " ".join(parts)
+
+
+def parse_action(name: str, model: type[M], raw: Any) -> M:
+    """Validate an action's JSON payload into its model.
+
+    Raises:
+        Rejected: (`invalid_payload`) naming every wrong field and what is allowed.
+    """
+    if not isinstance(raw, dict):
+        raise Rejected(
+            f"{name} refused: the payload must be a JSON object, got {type(raw).__name__}",
+            RefusalKind.INVALID_PAYLOAD,
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise Rejected(f"{name} refused: {describe_validation_error(err)}", RefusalKind.INVALID_PAYLOAD) from None
+
+
+def require_phase(name: str, phase: Phase, allowed: set[Phase]) -> None:
+    """Refuse an action outside the phases it is allowed in (`wrong_phase`)."""
+    if phase not in allowed:
+        wanted = " or ".join(sorted(p.value for p in allowed))
+        raise Rejected(
+            f"{name} refused: the order is {phase.value}; allowed only when {wanted}", RefusalKind.WRONG_PHASE
+        )
+
+
+def warning_label(label: str) -> str:
+    """The timer name of a deadline's warning: `completion deadline` -> `completion warning`."""
+    return label.replace("deadline", "warning") if "deadline" in label else f"{label} warning"
+
+
+class Machine:
+    """Base of the engine's action-driven state machines. Every public method takes ``now`` and is pure.
+
+    Attributes:
+        deadlines: Every deadline by key, with its rule and what became of it.
+        flags: Marks that operators filter on (`OrderFlags`).
+        rejected: Refused signals, kept so nobody can say they were never sent.
+        timeline: Everything that happened, in order.
+        outbox: Every message sent, in order (`OutboxItem.seq` is the index).
+        request_ids: The `request_id` of every applied action, with the action's name.
+        revision: Moves whenever anything above changed; the workflow writes on every move.
+    """
+
+    #: The machine's actions: name -> payload model.
+    actions: ClassVar[Mapping[str, type[Action]]] = {}
+    #: Whether a deadline reached at the action's instant counts before the action is applied.
+    fire_due_first: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [
+            f"_{step}_{name}"
+            for name in cls.actions
+            for step in ("check", "apply")
+            if not hasattr(cls, f"_{step}_{name}")
+        ]
+        if missing:
+            raise TypeError(f"{cls.__name__} lacks {', '.join(missing)}")
+
+    def __init__(self) -> None:
+        """An empty machine: no deadlines, flags, timeline or outbox yet."""
+        self.deadlines: dict[str, DeadlineState] = {}
+        self.flags: list[str] = []
+        self.rejected: list[RejectedAction] = []
+        self.timeline: list[TimelineEntry] = []
+        self.outbox: list[OutboxItem] = []
+        self.request_ids: dict[str, str] = {}
+        self.revision = 0
+
+    # -- what a subclass says ---------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether the machine has ended; a closed machine takes no action and arms no timer."""
+        raise NotImplementedError
+
+    def _closed_refusal(self, name: str, now: datetime) -> str:
+        """The words refusing action ``name`` on a closed machine."""
+        raise NotImplementedError
+
+    def _warn(self, key: str, now: datetime) -> None:
+        """Deadline ``key`` reached its warning instant: record it and tell who must know."""
+        raise NotImplementedError
+
+    def _overdue(self, key: str, now: datetime) -> None:
+        """Deadline ``key`` reached its end unmet: record it and escalate."""
+        raise NotImplementedError
+
+    def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """What a message to the city hotline carries besides ``payload`` (its record's number)."""
+        return payload
+
+    # -- the actions --------------------------------------------------------------------------
+
+    def check(self, name: str, raw: Any, now: datetime) -> Action | None:
+        """Validate action ``name`` with payload ``raw`` against the state at ``now``.
+
+        Returns:
+            The parsed action, or None when its `request_id` was applied already (a repeat:
+            accepted, and takes no effect).
+
+        Raises:
+            Rejected: what was wrong and what is allowed, with the refusal's kind.
+        """
+        model = self.actions.get(name)
+        if model is None:
+            raise Rejected(f"unknown action {name!r}; allowed: {', '.join(self.actions)}", RefusalKind.INVALID_PAYLOAD)
+        action = parse_action(name, model, raw)
+        if action.request_id is not None and action.request_id in self.request_ids:
+            if self.request_ids[action.request_id] != name:
+                raise Rejected(
+                    f"{name} refused: request_id {action.request_id!r} was already used for "
+                    f"{self.request_ids[action.request_id]}; allowed: a new request_id",
+                    RefusalKind.DUPLICATE_REQUEST,
+                )
+            return None
+        if self.closed:
+            raise Rejected(self._closed_refusal(name, now), RefusalKind.CLOSED)
+        getattr(self, f"_check_{name}")(action, now)
+        return action
+
+    def act(self, name: str, raw: Any, now: datetime) -> bool:
+        """Validate and apply an action. Returns False for a repeat of an applied `request_id`.
+
+        Raises:
+            Rejected: as `check`; nothing changed.
+        """
+        action = self.check(name, raw, now)
+        if action is None:
+            return False
+        if action.request_id is not None:
+            self.request_ids[action.request_id] = name
+        if self.fire_due_first:
+            self.fire_due(now)
+        getattr(self, f"_apply_{name}")(action, now)
+        if not self.fire_due_first:
+            self.fire_due(now)
+        return True
+
+    def reject(self, name: str, raw: Any, reason: str, now: datetime) -> None:
+        """Keep a refused signal among `rejected` (it changes nothing else)."""
+        actor = raw.get("actor") if isinstance(raw, dict) else None
+        request_id = raw.get("request_id") if isinstance(raw, dict) else None
+        self.rejected.append(
+            RejectedAction(
+                at=now,
+                action=name,
+                actor=actor if isinstance(actor, dict) else None,
+                request_id=request_id if isinstance(request_id, str) else None,
+                reason=reason,
+            )
+        )
+        self.revision += 1
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _open_deadlines(self) -> list[DeadlineState]:
+        if self.closed:
+            return []
+        return [d for d in self.deadlines.values() if d.met_at is None and d.closed_at is None]
+
+    def next_timer(self) -> tuple[datetime, str] | None:
+        """The earliest instant a deadline needs attention (warning or end), with its timer's name."""
+        pending: list[tuple[datetime, str]] = []
+        for d in self._open_deadlines():
+            if d.overdue_since is not None:
+                continue
+            if d.warn_at is not None and d.warned_at is None:
+                pending.append((d.warn_at, warning_label(d.label)))
+            pending.append((d.due, d.label))
+        return min(pending, key=lambda p: p[0]) if pending else None
+
+    def fire_due(self, now: datetime) -> bool:
+        """Record every warning and end that ``now`` has reached; returns whether anything fired.
+
+        A late arrival gets its missed windows marked at once. Lateness is never forgiven: an
+        overdue deadline stays overdue, and its flag stays, whatever happens later.
+        """
+        fired = False
+        for key, d in list(self.deadlines.items()):
+            if d.met_at is not None or d.closed_at is not None or self.closed:
+                continue
+            if d.warn_at is not None and d.warned_at is None and d.overdue_since is None and now >= d.warn_at:
+                self._warn(key, now)
+                fired = True
+            d = self.deadlines[key]
+            if d.overdue_since is None and now >= d.due:
+                self._overdue(key, now)
+                fired = True
+        return fired
+
+    # -- what every change goes through ---------------------------------------------------------
+
+    def _note(self, now: datetime, kind: str, actor: Action | None, detail: str) -> None:
+        self.timeline.append(
+            TimelineEntry(at=now, kind=kind, actor=actor.actor if actor is not None else None, detail=detail)
+        )
+        self.revision += 1
+
+    def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
+        self.outbox.append(
+            OutboxItem(
+                seq=len(self.outbox), channel="notification", recipient=org, kind=kind, text=text, due=due, at=now
+            )
+        )
+        self.revision += 1
+
+    def _to_hotline(self, now: datetime, kind: str, text: str, payload: dict[str, Any]) -> None:
+        self.outbox.append(
+            OutboxItem(
+                seq=len(self.outbox),
+                channel="hotline",
+                recipient="hotline",
+                kind=kind,
+                text=text,
+                payload=self._hotline_payload(payload),
+                at=now,
+            )
+        )
+        self.revision += 1
+
+    def _flag(self, flag: str) -> None:
+        flag = str(flag)  # a contract `Flag` is kept as its word
+        if flag not in self.flags:
+            self.flags.append(flag)
+            self.revision += 1
+
+    def _unflag(self, flag: str) -> None:
+        if flag in self.flags:
+            self.flags.remove(str(flag))
+            self.revision += 1
