@@ -8,7 +8,7 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.inquiry import SUPERVISION, InquiryRecord
 
 log = structlog.get_logger(__name__)

