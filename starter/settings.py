@@ -6,16 +6,18 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from domain.contract import NAMESPACE, TASK_QUEUE, WORK_ORDER
+
 #: Every setting, its default and what it does; the README's settings table is this table.
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HOTLINE_TEMPORAL_ADDRESS": (
         "127.0.0.1:7233",
         "Temporal front end (host:port) for workers and the CLI",
     ),
-    "HOTLINE_NAMESPACE": ("default", "Temporal namespace"),
+    "HOTLINE_NAMESPACE": (NAMESPACE, "Temporal namespace"),
     "HOTLINE_TASK_QUEUE": (
-        "hotline-orders",
-        "task queue of the WorkOrder workflows and their activities",
+        TASK_QUEUE,
+        f"task queue of the {WORK_ORDER} workflows and their activities",
     ),
     "HOTLINE_DATABASE_URL": (
         "postgresql://postgres@127.0.0.1:5433/hotline",

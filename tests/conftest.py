@@ -25,8 +25,9 @@ from activities.store.db import apply_migrations, create_pool
 from activities.store.reference import seed_organisations
 from starter.codec import KeyRing, parse_keys
 from starter.connection import data_converter
+from tests.support.memory import FastStack, memory_worker
 from tests.support.ports import free_port
-from tests.support.temporal import start_time_skipping
+from tests.support.temporal import start_time_skipping, time_skipping
 from workers.dev import TemporalDevServer
 from workers.pg import EmbeddedPostgres
 
@@ -150,6 +151,17 @@ def codec_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def task_queue() -> str:
     """A task queue of this test's own."""
     return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fast(task_queue: str, keyring: KeyRing, request: pytest.FixtureRequest) -> AsyncIterator[FastStack]:
+    """The fast tier: a time-skipping server of this test's own (its clock is global) and the
+    project's workflows with the record activities in memory. No PostgreSQL."""
+    async with time_skipping(keyring) as env, memory_worker(env.client, task_queue) as records:
+        stack = FastStack(env, task_queue, records)
+        yield stack
+        if os.environ.get("HOTLINE_RECORD_HISTORIES"):
+            await stack.keep_histories(request.node.name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,4 +1,4 @@
-"""The fast tier's stand-ins: the project's record activities, in memory.
+"""The fast tier: the project's record activities in memory, and a test's stack around them.
 
 `MemoryRecords` registers ``record_order``, ``record_inquiry`` and ``load_calendar_years`` under the
 names the workflows call, so `WorkOrder` and `DoubtfulOrder` run unchanged without PostgreSQL. The
@@ -8,19 +8,30 @@ workflows would have written is kept per workflow id, revision by revision, for 
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.store.calendar_data import package_calendar
 from domain.calendar import BusinessCalendar
+from domain.contract import DOUBTFUL_ORDER, WORK_ORDER, inquiry_workflow_id, order_workflow_id
 from domain.inquiry import InquiryRecord
 from domain.records import CalendarRequest, CalendarYears, OrderRecord
+from tests.support.workflows import Driver, new_order
 from workers.worker import WORKFLOWS
+
+#: Where recorded histories go (`HOTLINE_RECORD_HISTORIES=1`), for the replay tests.
+HISTORIES = Path(__file__).parents[1] / "replay" / "histories"
 
 
 class MemoryRecords:
@@ -75,3 +86,52 @@ async def memory_worker(
     )
     async with worker:
         yield kept
+
+
+@dataclass
+class FastStack:
+    """A time-skipping server of the test's own, the workflows on a task queue, the records in memory."""
+
+    env: WorkflowEnvironment
+    task_queue: str
+    records: MemoryRecords
+    orders: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    inquiries: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    async def start(self, **changes: Any) -> tuple[Driver, str, datetime]:
+        """A new order dispatched now (unless ``changes`` say otherwise)."""
+        no = f"F{uuid.uuid4().hex[:12]}"
+        now = await self.env.get_current_time()
+        changes.setdefault("dispatched_at", now.isoformat())
+        handle = await self.env.client.start_workflow(
+            WORK_ORDER, new_order(no, **changes), id=order_workflow_id(no), task_queue=self.task_queue
+        )
+        self.orders.append(handle)
+        return Driver(handle), no, now
+
+    async def ask(self, **changes: Any) -> tuple[WorkflowHandle[Any, Any], str]:
+        """A new doubtful order asked now of dept-lighting about an order."""
+        no = f"Q{uuid.uuid4().hex[:12]}"
+        now = await self.env.get_current_time()
+        inquiry = {
+            "inquiry_no": no,
+            "asked_at": now.isoformat(),
+            "unit": "dept-lighting",
+            "order_no": f"TJ{no}",
+            "question": "该路段路灯是否属于市管照明设施？",
+            **changes,
+        }
+        handle = await self.env.client.start_workflow(
+            DOUBTFUL_ORDER, inquiry, id=inquiry_workflow_id(no), task_queue=self.task_queue
+        )
+        self.inquiries.append(handle)
+        return handle, no
+
+    async def keep_histories(self, test_name: str) -> None:
+        """Write each run's history for the replay tests, named as the PostgreSQL tier names them."""
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", test_name).strip("_")
+        for prefix, handles in (("", self.orders), (f"{DOUBTFUL_ORDER}-", self.inquiries)):
+            for i, handle in enumerate(handles):
+                history = await handle.fetch_history()
+                (HISTORIES / f"{prefix}{name}-{i}.json").write_text(history.to_json(), encoding="utf-8")

@@ -1,112 +1,33 @@
 """The fast tier: order and doubtful-order lifecycles on the time-skipping server, without PostgreSQL.
 
 The record activities (`record_order`, `record_inquiry`, `load_calendar_years`) are the in-memory
-stand-ins of `tests/support/memory.py`, under the same names, with the package's calendar. Tests
-that read what the record activities wrote to PostgreSQL (projection, timeline, outboxes, archive)
-stay on the PostgreSQL tier (`test_lifecycle.py`, `test_doubtful_order.py`, `test_receive.py`).
+stand-ins of `tests/support/memory.py`, under the same names, with the package's calendar; the
+`fast` fixture (`tests/conftest.py`) gives each test a server and a worker of its own. Tests that
+read what the record activities wrote to PostgreSQL (projection, timeline, outboxes, archive) stay
+on the PostgreSQL tier (`test_lifecycle.py`, `test_doubtful_order.py`, `test_receive.py`).
 
-``pytest -m fast`` runs this tier alone. With ``HOTLINE_RECORD_HISTORIES=1`` its runs are kept
-for the replay tests, as the PostgreSQL tier's are: the workflows' commands do not depend on where
-the records go.
+``pytest -m fast`` runs this tier alone. With ``HOTLINE_RECORD_HISTORIES=1`` its runs are kept for
+the replay tests, as the PostgreSQL tier's are: the workflows' commands do not depend on where the
+records go.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
-from domain.contract import (
-    DOUBTFUL_ORDER,
-    HANDLING_ORDER_QUERY,
-    WORK_ORDER,
-    InquiryAction,
-    OrderAction,
-    inquiry_workflow_id,
-    order_workflow_id,
-)
+from domain.contract import HANDLING_ORDER_QUERY, InquiryAction, OrderAction, inquiry_workflow_id, order_workflow_id
 from domain.inquiry import InquiryPhase, InquiryStatus
 from domain.models import HandlingOrder, OrderStatus, Outcome, Phase
-from starter.codec import KeyRing
-from tests.support.memory import MemoryRecords, memory_worker
-from tests.support.temporal import time_skipping
-from tests.support.workflows import HOTLINE, PLATFORM, SUPERVISOR, Driver, actor, kinds, new_order, unit
+from tests.support.memory import FastStack
+from tests.support.workflows import HOTLINE, PLATFORM, SUPERVISOR, actor, kinds, unit
 
 pytestmark = pytest.mark.fast
 
-HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
-
-
-@dataclass
-class Fast:
-    """A time-skipping server of the test's own, the workflows on a task queue, the records in memory."""
-
-    env: WorkflowEnvironment
-    task_queue: str
-    records: MemoryRecords
-    orders: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
-    inquiries: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
-
-    async def start(self, **changes: Any) -> tuple[Driver, str, datetime]:
-        """A new order dispatched now (unless ``changes`` say otherwise)."""
-        no = f"F{uuid.uuid4().hex[:12]}"
-        now = await self.env.get_current_time()
-        changes.setdefault("dispatched_at", now.isoformat())
-        handle = await self.env.client.start_workflow(
-            WORK_ORDER, new_order(no, **changes), id=order_workflow_id(no), task_queue=self.task_queue
-        )
-        self.orders.append(handle)
-        return Driver(handle), no, now
-
-    async def ask(self, **changes: Any) -> tuple[WorkflowHandle[Any, Any], str]:
-        """A new doubtful order asked now of dept-lighting about an order."""
-        no = f"Q{uuid.uuid4().hex[:12]}"
-        now = await self.env.get_current_time()
-        inquiry = {
-            "inquiry_no": no,
-            "asked_at": now.isoformat(),
-            "unit": "dept-lighting",
-            "order_no": f"TJ{no}",
-            "question": "该路段路灯是否属于市管照明设施？",
-            **changes,
-        }
-        handle = await self.env.client.start_workflow(
-            DOUBTFUL_ORDER, inquiry, id=inquiry_workflow_id(no), task_queue=self.task_queue
-        )
-        self.inquiries.append(handle)
-        return handle, no
-
-    async def keep_histories(self, test_name: str) -> None:
-        """Write each run's history for the replay tests, named as the PostgreSQL tier names them."""
-        HISTORIES.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_-]+", "_", test_name).strip("_")
-        for prefix, handles in (("", self.orders), (f"{DOUBTFUL_ORDER}-", self.inquiries)):
-            for i, handle in enumerate(handles):
-                history = await handle.fetch_history()
-                (HISTORIES / f"{prefix}{name}-{i}.json").write_text(history.to_json(), encoding="utf-8")
-
-
-@pytest.fixture
-async def fast(task_queue: str, keyring: KeyRing, request: pytest.FixtureRequest) -> AsyncIterator[Fast]:
-    """A fresh time-skipping server per test (its clock is global) with the in-memory worker."""
-    async with time_skipping(keyring) as env, memory_worker(env.client, task_queue) as records:
-        f = Fast(env, task_queue, records)
-        yield f
-        if os.environ.get("HOTLINE_RECORD_HISTORIES"):
-            await f.keep_histories(request.node.name)
-
 
 class TestRecords:
-    async def test_each_change_is_recorded_and_the_close_archived(self, fast: Fast) -> None:
+    async def test_each_change_is_recorded_and_the_close_archived(self, fast: FastStack) -> None:
         """What PostgreSQL would get: a record per change, the last one archiving the closed order."""
         d, no, _ = await fast.start()
         await d.to_handling()
@@ -121,7 +42,7 @@ class TestRecords:
 
 
 class TestCoHandling:
-    async def test_contributions_and_a_release(self, fast: Fast) -> None:
+    async def test_contributions_and_a_release(self, fast: FastStack) -> None:
         """The lead's result waits for every assisting unit to contribute or be released."""
         d, _, now = await fast.start()
         s = await d.to_handling(assisting=["district-hexi", "unit-lighting-center"])
@@ -142,7 +63,7 @@ class TestCoHandling:
 
 
 class TestReturns:
-    async def test_return_inside_8_hours_goes_back_to_the_platform(self, fast: Fast) -> None:
+    async def test_return_inside_8_hours_goes_back_to_the_platform(self, fast: FastStack) -> None:
         """The lead unit returns within 8 hours; the platform re-proposes another unit."""
         d, _, _ = await fast.start()
         await d.to_handling(assisting=["district-hexi"])
@@ -157,7 +78,7 @@ class TestReturns:
 
 
 class TestDissatisfied:
-    async def test_rehandling_then_satisfied(self, fast: Fast) -> None:
+    async def test_rehandling_then_satisfied(self, fast: FastStack) -> None:
         """Dissatisfied opens re-handling by the lead with a fresh deadline; then satisfied closes."""
         d, _, now = await fast.start()
         await d.to_handling(assisting=["district-hexi"])
@@ -179,7 +100,7 @@ class TestDissatisfied:
 
 
 class TestEndings:
-    async def test_withdrawal(self, fast: Fast) -> None:
+    async def test_withdrawal(self, fast: FastStack) -> None:
         """The city hotline withdraws an order in handling; the units are told; nothing more is accepted."""
         d, _, _ = await fast.start()
         await d.to_handling()
@@ -187,7 +108,7 @@ class TestEndings:
         assert s.outcome is Outcome.WITHDRAWN
         await d.refused("contribute", unit("dept-roads"), content="x")
 
-    async def test_no_callback_after_the_wait(self, fast: Fast) -> None:
+    async def test_no_callback_after_the_wait(self, fast: FastStack) -> None:
         """An order waiting for its callback past the rulebook's 30 days closes as no_callback."""
         d, _, now = await fast.start()
         await d.to_handling()
@@ -199,7 +120,7 @@ class TestEndings:
 
 
 class TestQueries:
-    async def test_handling_order_hides_a_confidential_reporter(self, fast: Fast) -> None:
+    async def test_handling_order_hides_a_confidential_reporter(self, fast: FastStack) -> None:
         """A unit never sees a confidential reporter's name or phone; an unassigned unit sees nothing."""
         d, _, _ = await fast.start(reporter={"name": "王五", "phone": "13700000000", "confidential": True})
         await d.to_handling()
@@ -213,7 +134,7 @@ class TestQueries:
 
 
 class TestStanding:
-    async def test_review_by_a_non_supervisor_is_refused(self, fast: Fast) -> None:
+    async def test_review_by_a_non_supervisor_is_refused(self, fast: FastStack) -> None:
         """Only the platform's supervising department reviews; history gets nothing from a refusal."""
         d, _, _ = await fast.start()
         await d.do("receive", PLATFORM)
@@ -225,7 +146,7 @@ class TestStanding:
 
 
 class TestDoubtfulOrder:
-    async def test_answered_on_time(self, fast: Fast) -> None:
+    async def test_answered_on_time(self, fast: FastStack) -> None:
         """The asked unit answers before the reply deadline: the inquiry completes, every change recorded."""
         handle, no = await fast.ask()
         s = await handle.execute_update(
