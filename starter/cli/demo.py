@@ -114,6 +114,14 @@ def _days(d: int) -> timedelta:
     return timedelta(days=d)
 
 
+_PHASE, _FLAGS = SearchAttribute.ORDER_PHASE, SearchAttribute.ORDER_FLAGS
+
+
+def _ui_eq(attribute: SearchAttribute, value: str) -> str:
+    """``Attr = "value"``, as one types it into the Web UI's workflow list."""
+    return f'{attribute.value} = "{value}"'
+
+
 #: The flags of an order that arrived after its receipt and completion windows closed.
 ARRIVED_LATE: Final = (Flag.RECEIPT_LATE, Flag.COMPLETION_LATE)
 
@@ -215,7 +223,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         U, GEN, "jinnan", "咸水沽镇津沽路某小区门口", "井盖缺失",
         "小区门口人行道上一个井盖丢失，只用树枝挡着，晚上看不见，已有人崴脚。",
         "立即补装井盖", _days(15),
-        "ARRIVED LATE and in handling: `OrderPhase = \"in_handling\" AND OrderFlags = \"completion_late\"`",
+        f"ARRIVED LATE and in handling: `{_ui_eq(_PHASE, Phase.IN_HANDLING)} AND "
+        f"{_ui_eq(_FLAGS, Flag.COMPLETION_LATE)}`",
         Phase.IN_HANDLING, late=True, flags=ARRIVED_LATE,
         steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE)),
     ),
@@ -681,14 +690,6 @@ async def run_demo(client: HotlineClient, *, prefix: str, now: datetime, seed: i
 
 
 # -- printing ---------------------------------------------------------------------------------------
-
-
-_PHASE, _FLAGS = SearchAttribute.ORDER_PHASE, SearchAttribute.ORDER_FLAGS
-
-
-def _ui_eq(attribute: SearchAttribute, value: str) -> str:
-    """``Attr = "value"``, as one types it into the Web UI's workflow list."""
-    return f'{attribute.value} = "{value}"'
 
 
 #: Visibility queries worth pasting into the Web UI's workflow list, with what each finds.
