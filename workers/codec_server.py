@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,8 +36,10 @@ from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from workers.codec import CodecError, EncryptionCodec, KeyRing
-from workers.settings import Settings
+from activities.store import tokens
+from activities.store.db import create_pool
+from starter.codec import CodecError, EncryptionCodec, KeyRing
+from starter.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -306,7 +309,7 @@ CODEC_ROLES: Final = frozenset({"operator", "supervisor"})
 
 
 def gateway_token_verifier(pool: Any) -> TokenVerifier:
-    """A `TokenVerifier` on the handler gateway's tokens (``activities.tokens.verify``).
+    """A `TokenVerifier` on the handler gateway's tokens (``activities.store.tokens.verify``).
 
     A token is accepted when it verifies (known, not revoked) and acts in one of `CODEC_ROLES`.
     Each check is logged with the token's id, org and role (never the token).
@@ -314,7 +317,6 @@ def gateway_token_verifier(pool: Any) -> TokenVerifier:
     Args:
         pool: An ``asyncpg.Pool`` on the hotline database (where ``api_tokens`` lives).
     """
-    from activities import tokens
 
     async def verify(token: str) -> bool:
         info = await tokens.verify(pool, token)
@@ -326,3 +328,34 @@ def gateway_token_verifier(pool: Any) -> TokenVerifier:
         return accepted
 
     return verify
+
+
+async def run_codec_process(settings: Settings, keyring: KeyRing, *, ui_origin: Sequence[str] | None = None) -> None:
+    """The codec server as a process of its own (`hotline codec-server`), until SIGINT or SIGTERM.
+
+    Off loopback it checks every request's token against the gateway's tokens in
+    ``HOTLINE_DATABASE_URL``.
+
+    Raises:
+        CodecServerError: the port is taken, or the token store does not answer.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pool = None
+    verify = None
+    if not is_loopback(settings.codec_host):
+        try:
+            pool = await asyncio.wait_for(create_pool(settings.database_url, max_size=4), timeout=30)
+        except Exception as err:  # refused, unreachable, bad password, timeout: all one answer
+            raise CodecServerError(
+                f"the token store (HOTLINE_DATABASE_URL) does not answer: {err}; "
+                "off loopback the codec server checks every request's token there"
+            ) from None
+        verify = gateway_token_verifier(pool)
+    try:
+        await run_codec_server(settings, keyring, stop=stop, verify_token=verify, ui_origin=ui_origin)
+    finally:
+        if pool is not None:
+            await pool.close()

@@ -22,16 +22,16 @@ from pathlib import Path
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
-from workers.codec import KeyRing, KeyRingError, ensure_dev_keyfile, key_file_path, load_keyring
+from activities.store import calendar_store
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
+from domain.contract import NAMESPACE, SEARCH_ATTRIBUTE_TYPES
+from starter.codec import KeyRing, KeyRingError, ensure_dev_keyfile, key_file_path, load_keyring
+from starter.settings import Settings
 from workers.codec_server import CodecServer, create_app
 from workers.pg import EmbeddedPostgres, PortTaken, port_is_free
-from workers.settings import Settings
 from workers.worker import run_worker
-from workflows.search_attributes import registrations
 
 log = structlog.get_logger(__name__)
 
@@ -87,10 +87,10 @@ class TemporalDevServer:
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         if self.ui_port and self.codec_endpoint:
             cmd += ["--ui-codec-endpoint", self.codec_endpoint]
-        if self.namespace != "default":
+        if self.namespace != NAMESPACE:
             cmd += ["--namespace", self.namespace]
-        for name, typ in registrations():
-            cmd += ["--search-attribute", f"{name}={typ}"]
+        for name, typ in SEARCH_ATTRIBUTE_TYPES.items():
+            cmd += ["--search-attribute", f"{name.value}={typ}"]
         return cmd
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -133,36 +133,6 @@ class TemporalDevServer:
             proc.wait(5)
 
 
-async def register_search_attributes(client: Client) -> None:
-    """Register every custom search attribute of the contract that the server lacks.
-
-    The dev server gets them as start-up flags; this is for servers that take them through the
-    operator service (the time-skipping test server, an existing cluster).
-    """
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import (
-        AddSearchAttributesRequest,
-        ListSearchAttributesRequest,
-    )
-
-    from workflows.search_attributes import ALL
-
-    wanted = {k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in ALL}
-    try:
-        have = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=client.namespace)
-        )
-        missing = {k: v for k, v in wanted.items() if k not in have.custom_attributes}
-    except RPCError as err:
-        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server cannot list
-            raise
-        missing = wanted
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-        )
-
-
 def _stop_leftover_temporal(db_file: Path) -> None:
     """A `hotline dev` that was killed leaves its dev server behind; stop it before reusing the file."""
     for pid_dir in Path("/proc").iterdir():
@@ -198,8 +168,6 @@ async def prepare_database(url: str) -> None:
 
 
 async def _seed_calendar(conn: asyncpg.Connection) -> None:
-    from activities import calendar_store
-
     seeded = await calendar_store.seed_from_package(conn)
     log.info("reference.calendar_seeded", years_added=seeded)
 

@@ -79,13 +79,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port the kernel says is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class EmbeddedPostgres:
     """One PostgreSQL server on ``127.0.0.1:port`` with its cluster in ``data_dir``."""
 

@@ -19,6 +19,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from domain.contract import DAILY_DUTIES, DAILY_DUTIES_SCHEDULE, MONTHLY_REPORT, MONTHLY_REPORT_SCHEDULE
+
 log = structlog.get_logger(__name__)
 
 TIME_ZONE = "Asia/Shanghai"
@@ -36,14 +38,14 @@ class Duty:
 
 DUTIES = (
     Duty(
-        "hotline-daily-duties",
-        "DailyDuties",
+        DAILY_DUTIES_SCHEDULE,
+        DAILY_DUTIES,
         "0 9 * * *",
         "training-material reminders and misses (Art. 11); holiday on-duty roster reminders (Art. 4.7)",
     ),
     Duty(
-        "hotline-monthly-report",
-        "MonthlyReport",
+        MONTHLY_REPORT_SCHEDULE,
+        MONTHLY_REPORT,
         "0 9 1 * *",
         "last month's assessment and bulletin (Arts. 4.4, 4.5, 6.5, 13)",
     ),

@@ -12,14 +12,15 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.db import apply_migrations, create_pool
 from activities.duties import DutyActivities
 from activities.inquiries import InquiryActivities
 from activities.orders import OrderActivities
-from workers import temporal
-from workers.codec import KeyRing, KeyRingError, load_keyring
+from activities.store.db import apply_migrations, create_pool
+from starter import connection
+from starter.calendar_notify import notify_calendar_change
+from starter.codec import KeyRing, KeyRingError, load_keyring
+from starter.settings import Settings
 from workers.schedules import ensure_schedules
-from workers.settings import Settings
 from workflows.doubtful_order import DoubtfulOrder
 from workflows.duties import DailyDuties, MonthlyReport
 from workflows.work_order import WorkOrder
@@ -30,8 +31,8 @@ WORKFLOWS: Sequence[type] = (WorkOrder, DoubtfulOrder, DailyDuties, MonthlyRepor
 
 
 async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Client:
-    """A client with the project's data converter (payloads encrypted; `workers.temporal.connect`)."""
-    return await temporal.connect(settings, keyring=keyring)
+    """A client with the project's data converter (payloads encrypted; `starter.connection.connect`)."""
+    return await connection.connect(settings, keyring=keyring)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Worker:
@@ -95,8 +96,6 @@ async def _recheck_unconfirmed(client: Client) -> None:
     `hotline calendar import` tells them itself; this catches an import made while Temporal was
     down. An order whose calendar did not change recomputes nothing.
     """
-    from starter.calendar_notify import notify_calendar_change
-
     try:
         told = await notify_calendar_change(client, years=[])
     except Exception:  # visibility may lag or be unavailable; never keep the worker from running

@@ -11,9 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from activities import calendar_store
-from activities.calendar_data import package_calendar
-from activities.db import apply_migrations
+from activities.store import calendar_store
+from activities.store.calendar_data import package_calendar
+from activities.store.db import apply_migrations
 from domain.calendar_file import parse_calendar_file
 
 EXAMPLE_2027 = Path(__file__).parents[2] / "docs" / "examples" / "calendar-2027.txt"

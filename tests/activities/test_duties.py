@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import asyncpg
 import pytest
+from temporalio.client import Client
 
-from activities import calendar_store
-from activities.duties import DutyActivities, missing_roster, set_roster, submit_kb, training_reminder_day
+from activities.duties import DutyActivities, training_reminder_day
+from activities.store import calendar_store
+from activities.store.duties import missing_roster, set_roster, submit_kb
+from domain.contract import DAILY_DUTIES, MONTHLY_REPORT
 from domain.records import DutyDay
+from tests.support.workflows import running_worker
+from workers.schedules import DUTIES, ensure_schedules
 
 
 async def _outbox(pool: asyncpg.Pool, run_id: str) -> list[str]:
@@ -81,9 +87,6 @@ class TestRoster:
 @pytest.mark.integration
 async def test_schedules_exist_once_after_start_up(dev_client: object) -> None:
     """Creating the schedules twice leaves exactly one of each, in Asia/Shanghai."""
-    from temporalio.client import Client
-
-    from workers.schedules import DUTIES, ensure_schedules
 
     assert isinstance(dev_client, Client)
     await ensure_schedules(dev_client, task_queue="tq-schedules")
@@ -99,12 +102,6 @@ async def test_schedules_exist_once_after_start_up(dev_client: object) -> None:
 @pytest.mark.integration
 async def test_schedules_trigger_their_workflows(dev_client: object, pool: asyncpg.Pool, task_queue: str) -> None:
     """Triggering the schedules runs the duties on the worker; the monthly report stores a bulletin."""
-    import asyncio
-
-    from temporalio.client import Client
-
-    from tests.workflows.helpers import running_worker
-    from workers.schedules import DUTIES, ensure_schedules
 
     assert isinstance(dev_client, Client)
     async with running_worker(dev_client, pool, task_queue):
@@ -115,14 +112,14 @@ async def test_schedules_trigger_their_workflows(dev_client: object, pool: async
         done: set[str] = set()
         for _ in range(150):
             async for wf in dev_client.list_workflows(
-                "WorkflowType IN ('DailyDuties', 'MonthlyReport') AND ExecutionStatus = 'Completed'"
+                f"WorkflowType IN ('{DAILY_DUTIES}', '{MONTHLY_REPORT}') AND ExecutionStatus = 'Completed'"
                 f" AND TaskQueue = '{task_queue}'"
             ):
                 done.add(wf.workflow_type)
-            if done == {"DailyDuties", "MonthlyReport"}:
+            if done == {DAILY_DUTIES, MONTHLY_REPORT}:
                 break
             await asyncio.sleep(0.2)
-        assert done == {"DailyDuties", "MonthlyReport"}
+        assert done == {DAILY_DUTIES, MONTHLY_REPORT}
         assert await pool.fetchval("SELECT count(*) FROM bulletins") == before + 1 or before >= 1
         html = await pool.fetchval("SELECT html FROM bulletins ORDER BY generated_at DESC LIMIT 1")
         assert "<html" in html.lower()

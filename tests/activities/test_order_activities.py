@@ -7,15 +7,16 @@ from datetime import date, datetime, timedelta
 
 import asyncpg
 
-from activities import calendar_store
-from activities.calendar_data import package_calendar
-from activities.duties import set_roster
 from activities.orders import OrderActivities
+from activities.store import calendar_store
+from activities.store.calendar_data import package_calendar
+from activities.store.duties import set_roster
+from domain.contract import order_workflow_id
 from domain.models import NewOrder
 from domain.order import Order
 from domain.records import OrderRecord
 from domain.rulebook import rulebook_for
-from tests.workflows.helpers import new_order
+from tests.support.workflows import new_order
 
 
 async def test_warnings_during_a_break_also_reach_the_on_duty_contact(pool: asyncpg.Pool) -> None:
@@ -32,7 +33,7 @@ async def test_warnings_during_a_break_also_reach_the_on_duty_contact(pool: asyn
     order = Order(new, rulebook_for(t), package_calendar(), t)
     order.fire_due(t + timedelta(minutes=50))
     record = OrderRecord(
-        run_id=f"run-{no}", workflow_id=f"order-{no}", revision=order.revision, order=new,
+        run_id=f"run-{no}", workflow_id=order_workflow_id(no), revision=order.revision, order=new,
         status=order.status(), outbox=list(order.outbox),
     )  # fmt: skip
     activities = OrderActivities(pool)

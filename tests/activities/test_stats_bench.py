@@ -26,11 +26,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from activities.calendar_data import package_calendar
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
-from activities.stats import statistics
+from activities.store.calendar_data import package_calendar
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
+from activities.store.stats import statistics
 from domain.assessment import Grouping, Period
+from domain.contract import ORDER_ID_PREFIX
 from domain.models import NewOrder
 from domain.order import Order
 from domain.rulebook import rulebook_for
@@ -105,7 +106,10 @@ _INSERT = (
 INSERT INTO orders (run_id, workflow_id, order_no, tier, category, platform, district, subject,
     dispatched_at, rulebook, phase, outcome, confidential, reporter_name, reporter_phone, address,
     description, demands, receipt_due, completion_due, flags, units, status, revision)
-SELECT 'bench-' || g, 'order-B' || g, 'B' || g, a.tier, a.category, b.platform, a.district, '路灯不亮', a.d,
+SELECT 'bench-' || g, '"""
+    + ORDER_ID_PREFIX
+    + """B' || g, 'B' || g, a.tier, a.category, b.platform, a.district,
+    '路灯不亮', a.d,
     'tianjin-2021', c.phase, c.outcome, false, '张三', '13800000000', '友谊路1号', '三盏路灯连续三晚不亮',
     '尽快修复', b.receipt_due, b.completion_due, '{}', ARRAY[a.lead],
     jsonb_build_object(

@@ -8,7 +8,7 @@ import chinese_calendar
 import pytest
 from pydantic import ValidationError
 
-from activities.calendar_data import package_calendar, package_years
+from activities.store.calendar_data import package_calendar, package_years
 from domain.calendar import BusinessCalendar, CalendarYear
 from domain.errors import CalendarError, InvalidInstant
 

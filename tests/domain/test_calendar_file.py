@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.calendar_data import package_years
+from activities.store.calendar_data import package_years
 from domain.calendar import BusinessCalendar
 from domain.calendar_file import CalendarFileError, dump_calendar_file, parse_calendar_file
 

@@ -9,7 +9,7 @@ import chinese_calendar
 import pytest
 from chinese_calendar import constants
 
-from activities.calendar_data import package_calendar
+from activities.store.calendar_data import package_calendar
 from domain.calendar import BusinessCalendar, CalendarYear
 from domain.deadlines import (
     ComputedDeadline,
@@ -24,6 +24,7 @@ from domain.deadlines import (
 from domain.errors import InvalidInstant
 from domain.models import Category, Tier
 from domain.rulebook import Rulebook, WindowOverrides, rulebook_by_id
+from tests.support.deadlines import WORKED_EXAMPLES
 
 CST = timezone(timedelta(hours=8))
 CAL = package_calendar()
@@ -40,21 +41,6 @@ def receipt(tier: str, t: str, cal: BusinessCalendar = CAL) -> ComputedDeadline:
 
 def completion(tier: str, t: str, cal: BusinessCalendar = CAL) -> ComputedDeadline:
     return completion_deadline(RB, cal, at(t), tier=Tier(tier))
-
-
-# rulebook.md, "Worked examples (2026 calendar)": all ten rows, both deadlines.
-WORKED_EXAMPLES = [
-    ("normal", "2026-03-06T09:00+08:00", "2026-03-06T12:00+08:00", "2026-03-17T00:00+08:00"),
-    ("urgent", "2026-03-06T14:30+08:00", "2026-03-06T17:30+08:00", "2026-03-11T00:00+08:00"),
-    ("very_urgent", "2026-03-06T16:00+08:00", "2026-03-09T12:00+08:00", "2026-03-10T00:00+08:00"),
-    ("normal", "2026-03-07T10:00+08:00", "2026-03-09T12:00+08:00", "2026-03-17T00:00+08:00"),
-    ("normal", "2026-02-12T16:45+08:00", "2026-02-13T12:00+08:00", "2026-02-28T00:00+08:00"),
-    ("urgent", "2026-01-03T09:30+08:00", "2026-01-04T12:00+08:00", "2026-01-06T00:00+08:00"),
-    ("normal", "2026-06-18T16:20+08:00", "2026-06-22T12:00+08:00", "2026-06-30T00:00+08:00"),
-    ("very_urgent", "2026-10-09T22:00+08:00", "2026-10-10T12:00+08:00", "2026-10-11T00:00+08:00"),
-    ("extra_urgent", "2026-02-17T23:50+08:00", "2026-02-18T00:50+08:00", "2026-02-18T00:20+08:00"),
-    ("normal", "2026-05-03T10:00+08:00", "2026-05-07T09:00+08:00", "2026-05-13T00:00+08:00"),
-]
 
 
 class TestWorkedExamples:

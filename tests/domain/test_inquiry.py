@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.calendar_data import package_calendar
+from activities.store.calendar_data import package_calendar
 from domain.errors import InvalidOrder, Rejected
 from domain.inquiry import REPLY_LATE, Inquiry, InquiryPhase, NewInquiry
 from domain.rulebook import TIANJIN_2021

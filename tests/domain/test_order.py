@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from activities.calendar_data import package_calendar, package_years
+from activities.store.calendar_data import package_calendar, package_years
 from domain.calendar import BusinessCalendar, CalendarYear
 from domain.deadlines import completion_deadline, rehandling_deadline
 from domain.errors import Rejected

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from activities.calendar_data import package_calendar
+from activities.store.calendar_data import package_calendar
 from domain.calendar import BusinessCalendar, CalendarYear
 from domain.deadlines import (
     completion_deadline,

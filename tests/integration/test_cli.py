@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -17,27 +16,9 @@ import pytest
 from temporalio.client import Client
 
 from domain.calendar import SHANGHAI
-from tests.workflows.helpers import new_order, running_worker
+from tests.support.cli import BIN, Stack
+from tests.support.workflows import new_order, running_worker
 from workers.dev import TemporalDevServer
-
-BIN = Path(sys.executable).parent / "hotline"
-
-
-class Stack:
-    """Runs `hotline` with the test stack's settings."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    async def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run, [str(BIN), *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=60
-        )
-
-    async def ok(self, *args: str, stdin: str | None = None) -> str:
-        r = await self.run(*args, stdin=stdin)
-        assert r.returncode == 0, f"hotline {' '.join(args)}: {r.stderr}"
-        return r.stdout
 
 
 @pytest.fixture

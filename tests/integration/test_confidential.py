@@ -4,8 +4,10 @@ every place their name or phone could leak to."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +20,8 @@ import pytest
 from temporalio.client import Client
 
 from domain.calendar import SHANGHAI
-from tests.workflows.helpers import new_order
+from domain.contract import HANDLING_ORDER_QUERY, STATUS_QUERY, order_workflow_id
+from tests.support.workflows import new_order
 from workers.dev import TemporalDevServer, venv_binary
 
 BIN = Path(sys.executable).parent / "hotline"
@@ -90,9 +93,9 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
             if await pool.fetchval("SELECT 1 FROM order_archive WHERE order_no = $1", no):
                 break
             await asyncio.sleep(0.1)
-        handle = dev_client.get_workflow_handle(f"order-{no}")
-        unit_view = await handle.query("handling_order", "dept-roads")
-        status = await handle.query("status")
+        handle = dev_client.get_workflow_handle(order_workflow_id(no))
+        unit_view = await handle.query(HANDLING_ORDER_QUERY, "dept-roads")
+        status = await handle.query(STATUS_QUERY)
     finally:
         worker.send_signal(signal.SIGTERM)
         await asyncio.to_thread(worker.wait, 20)
@@ -125,7 +128,7 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
     shown = await asyncio.to_thread(
         subprocess.run,
         [str(venv_binary("temporal")), "workflow", "show", "--address", dev_server.address,
-         "--workflow-id", f"order-{no}", "--output", "json"],
+         "--workflow-id", order_workflow_id(no), "--output", "json"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
@@ -143,8 +146,6 @@ def _spawn_worker(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes
 
 def _with_base64_decoded(text: str) -> str:
     """The history JSON plus every base64 `data` field decoded, so plaintext payloads would show."""
-    import base64
-    import re
 
     decoded = []
     for m in re.finditer(r'"data":\s*"([A-Za-z0-9+/=]+)"', text):

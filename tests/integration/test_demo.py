@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import uuid
@@ -14,11 +13,12 @@ import pytest
 from temporalio.client import Client
 
 from domain.calendar import SHANGHAI
+from domain.contract import Flag, SearchAttribute
 from domain.directory import DISTRICTS
 from domain.models import Category, OrderStatus, Outcome, Phase, Tier
-from starter import demo
+from starter.cli import build_parser, demo
 from starter.client import HotlineClient
-from tests.workflows.helpers import running_worker
+from tests.support.workflows import running_worker
 from workers.dev import TemporalDevServer
 
 OUTCOMES = {
@@ -57,13 +57,11 @@ def test_the_set_covers_tiers_categories_and_districts() -> None:
 
 def test_the_command_line() -> None:
     """`demo [--prefix P] [--seed N]` registers on a parser; a prefix outside the alphabet is refused."""
-    parser = argparse.ArgumentParser(prog="hotline")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo.register(sub)
+    parser = build_parser(["demo"])
     args = parser.parse_args(["demo"])
     assert (args.prefix, args.seed) == ("DEMO", 0)
     args = parser.parse_args(["demo", "--prefix", "TRY2", "--seed", "7"])
-    assert (args.prefix, args.seed, args.func) == ("TRY2", 7, demo._cmd_demo)
+    assert (args.prefix, args.seed, args.func) == ("TRY2", 7, demo.cmd_demo)
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--prefix", "no spaces"])
 
@@ -147,7 +145,9 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
         assert found, query
         assert found <= set(statuses), query
     late_nos = {o.order_no for o in report.orders if o.late}
-    assert await _listed(client, f'OrderFlags = "completion_late" AND TaskQueue = "{task_queue}"', late_nos)
+    assert await _listed(
+        client, f'{SearchAttribute.ORDER_FLAGS} = "{Flag.COMPLETION_LATE}" AND TaskQueue = "{task_queue}"', late_nos
+    )
 
     again = await demo.run_demo(client, prefix=prefix, now=now)
     assert again.started == []
@@ -161,8 +161,8 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     text = out.getvalue()
     assert f"started 0 order(s), {len(demo.SCENARIOS)} already existed" in text
     assert "http://localhost:8233" in text
-    assert 'OrderPhase = "rehandling"' in text
-    assert 'OrderFlags = "completion_late"' in text
+    assert f'{SearchAttribute.ORDER_PHASE} = "{Phase.REHANDLING}"' in text
+    assert f'{SearchAttribute.ORDER_FLAGS} = "{Flag.COMPLETION_LATE}"' in text
     assert report.orders[0].order_no in text
 
     # the same through the command: it prints the report of the orders that are there already
@@ -170,9 +170,7 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     monkeypatch.setenv("HOTLINE_TASK_QUEUE", task_queue)
     monkeypatch.setenv("HOTLINE_UI_PORT", "18233")
     monkeypatch.setenv("COLUMNS", "240")
-    parser = argparse.ArgumentParser(prog="hotline")
-    demo.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["demo", "--prefix", prefix])
+    args = build_parser(["demo"]).parse_args(["demo", "--prefix", prefix])
     capsys.readouterr()
     assert await asyncio.to_thread(args.func, args) == 0
     printed = capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.helpers import new_order
-from workers.pg import free_port
+from tests.support.ports import free_port
+from tests.support.workflows import new_order
 
 BIN = Path(sys.executable).parent
 
@@ -123,7 +124,6 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
 )
 def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path, setting: str, what: str) -> None:
     """A port in use: one line naming the port and the setting that moves it; nothing starts."""
-    import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,11 +11,13 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities import tokens
+from activities.store import tokens
+from domain.contract import STATUS_QUERY
 from domain.models import Role
 from starter.client import HotlineClient
-from starter.gateway import create_app
-from tests.integration.gateway_support import Gateway, gateway_on, now_iso
+from tests.support.gateway import Gateway, gateway_on, now_iso
+from tests.support.workflows import new_order
+from workers.gateway import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +152,6 @@ class TestRefusals:
     async def test_start_is_for_the_city_hotline_and_once(self, gw: Gateway) -> None:
         """Another role: 403; the same running order again: 409."""
         no = await gw.start()
-        from tests.workflows.helpers import new_order
 
         r = await gw.post("center", "/orders", new_order("GWX1", dispatched_at=now_iso()))
         assert r.status_code == 403
@@ -228,7 +229,6 @@ class TestValidation:
 
     async def test_new_order_rules_and_bad_order_numbers(self, gw: Gateway) -> None:
         """A NewOrder dated in the future names dispatched_at; a bad order number names order_no."""
-        from tests.workflows.helpers import new_order
 
         r = await gw.post("hotline", "/orders", new_order("GWFUTURE", dispatched_at="2099-01-01T00:00:00+08:00"))
         assert r.status_code == 422
@@ -259,8 +259,8 @@ class TestAudit:
             ("district-hexi", "handler", "POST", "contribute", 200),
             ("district-nankai", "handler", "POST", "contribute", 403),
             ("district-hexi", "handler", "POST", "contribute", 422),
-            (None, None, "GET", "status", 401),
-            ("district-hexi", "handler", "GET", "status", 403),
+            (None, None, "GET", STATUS_QUERY, 401),
+            ("district-hexi", "handler", "GET", STATUS_QUERY, 403),
         ]
         assert rows[4]["request_id"] == "req-1"
         assert rows[4]["result"] == "done: phase in_handling"

@@ -15,10 +15,10 @@ import asyncpg
 import httpx
 import pytest
 
-from activities import tokens
+from activities.store import tokens
 from domain.models import Role
+from tests.support.ports import free_port
 from workers.dev import TemporalDevServer
-from workers.pg import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ hypothesis runs in a worker thread, and each request is handed to the test's loo
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from temporalio.client import Client
 
-from tests.integration.gateway_support import Gateway, gateway_on
+from tests.support.gateway import Gateway, gateway_on
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +69,6 @@ class Fuzz:
             headers.update(self.gw.auth(sender))
         content = kwargs.get("data")
         if "json" in kwargs:
-            import json
-
             content = json.dumps(kwargs["json"]).encode()
         return await self.gw.http.request(
             kwargs["method"],

@@ -16,8 +16,9 @@ import pytest
 from temporalio.client import Client
 
 from domain.calendar import SHANGHAI
-from tests.integration.test_cli import BIN, Stack
-from tests.workflows.helpers import running_worker
+from domain.contract import inquiry_workflow_id
+from tests.support.cli import BIN, Stack
+from tests.support.workflows import running_worker
 from workers.dev import TemporalDevServer
 
 
@@ -55,7 +56,7 @@ async def _ask(stack: Stack, tmp_path: Path, **changes: object) -> str:
     f = tmp_path / f"{no}.json"
     f.write_text(json.dumps(_inquiry(no, **changes)), encoding="utf-8")
     out = json.loads(await stack.ok("inquiry", "ask", str(f)))
-    assert out["workflow_id"] == f"inquiry-{no}"
+    assert out["workflow_id"] == inquiry_workflow_id(no)
     return no
 
 
@@ -139,7 +140,7 @@ class TestInquiryCommand:
         ):
             r = await stack.run(*args)
             assert r.returncode == 1
-            assert "inquiry NOSUCHQ1 not found (no workflow inquiry-NOSUCHQ1)" in r.stderr
+            assert f"inquiry NOSUCHQ1 not found (no workflow {inquiry_workflow_id('NOSUCHQ1')})" in r.stderr
 
 
 @pytest.mark.integration

@@ -11,12 +11,14 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from activities.db import apply_migrations, create_pool
-from activities.reference import seed_organisations
+from activities.store.db import apply_migrations, create_pool
+from activities.store.reference import seed_organisations
 from domain.calendar import SHANGHAI
+from domain.contract import STATUS_QUERY, WORK_ORDER, order_workflow_id
 from domain.models import OrderStatus
-from tests.workflows.helpers import PLATFORM, new_order, running_worker
-from workers.pg import EmbeddedPostgres, free_port
+from tests.support.ports import free_port
+from tests.support.workflows import PLATFORM, new_order, running_worker
+from workers.pg import EmbeddedPostgres
 
 
 @pytest.mark.integration
@@ -37,7 +39,7 @@ async def test_database_restart_delays_the_projection_but_loses_nothing(
             no = f"R{uuid.uuid4().hex[:10]}"
             now = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
             handle = await dev_client.start_workflow(
-                "WorkOrder", new_order(no, dispatched_at=now), id=f"order-{no}", task_queue=task_queue
+                WORK_ORDER, new_order(no, dispatched_at=now), id=order_workflow_id(no), task_queue=task_queue
             )
             for _ in range(100):
                 if await pool.fetchval("SELECT count(*) FROM orders WHERE order_no = $1", no):
@@ -62,7 +64,7 @@ async def test_database_restart_delays_the_projection_but_loses_nothing(
             kinds = [r["kind"] for r in await pool.fetch(
                 "SELECT kind FROM order_timeline WHERE order_no = $1 ORDER BY seq", no
             )]  # fmt: skip
-            assert kinds == [e.kind for e in (await handle.query("status", result_type=OrderStatus)).timeline]
+            assert kinds == [e.kind for e in (await handle.query(STATUS_QUERY, result_type=OrderStatus)).timeline]
             await handle.terminate("test over")
     finally:
         await pool.close()

@@ -22,7 +22,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from domain.calendar import SHANGHAI
-from tests.workflows.helpers import new_order, running_worker
+from domain.contract import STATUS_QUERY, WORK_ORDER, SearchAttribute, order_workflow_id
+from starter.calendar_notify import notify_calendar_change
+from tests.support.workflows import new_order, running_worker
 from workers.dev import TemporalDevServer, venv_binary
 
 BIN = Path(sys.executable).parent
@@ -82,7 +84,7 @@ class TestOrderThroughTheRealStack:
         async with running_worker(dev_client, pool, task_queue):
             started = await _run(str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env)
             assert started.returncode == 0, started.stderr
-            assert json.loads(started.stdout)["workflow_id"] == f"order-{no}"
+            assert json.loads(started.stdout)["workflow_id"] == order_workflow_id(no)
 
             again = await _run(str(BIN / "hotline"), "order", "start", str(tmp_path / "order.json"), env=env)
             assert again.returncode == 1
@@ -90,7 +92,7 @@ class TestOrderThroughTheRealStack:
 
             update = await _run(
                 temporal, "workflow", "update", "execute",
-                "--address", dev_server.address, "--workflow-id", f"order-{no}", "--name", "receive",
+                "--address", dev_server.address, "--workflow-id", order_workflow_id(no), "--name", "receive",
                 "--input", json.dumps({"actor": {"org": "center", "person": "王工", "role": "operator"}}),
                 "--output", "json",
                 env=env,
@@ -99,7 +101,7 @@ class TestOrderThroughTheRealStack:
 
             query = await _run(
                 temporal, "workflow", "query", "--address", dev_server.address,
-                "--workflow-id", f"order-{no}", "--name", "status", "--output", "json",
+                "--workflow-id", order_workflow_id(no), "--name", STATUS_QUERY, "--output", "json",
                 env=env,
             )  # fmt: skip
             assert query.returncode == 0, query.stderr
@@ -119,15 +121,15 @@ class TestOrderThroughTheRealStack:
             timeline = await pool.fetch("SELECT kind FROM order_timeline WHERE order_no=$1 ORDER BY seq", no)
             assert [r["kind"] for r in timeline] == ["transferred", "received"]
 
-            desc = await dev_client.get_workflow_handle(f"order-{no}").describe()
+            desc = await dev_client.get_workflow_handle(order_workflow_id(no)).describe()
             attrs = {k.name: v for k, v in _typed(desc.typed_search_attributes).items()}
-            assert attrs["OrderPhase"] == "received"
-            assert attrs["OrderTier"] == "normal"
-            assert attrs["OrderCategory"] == "general"
-            assert attrs["OrderPlatform"] == "center"
-            assert attrs["OrderDistrict"] == "hexi"
+            assert attrs[SearchAttribute.ORDER_PHASE] == "received"
+            assert attrs[SearchAttribute.ORDER_TIER] == "normal"
+            assert attrs[SearchAttribute.ORDER_CATEGORY] == "general"
+            assert attrs[SearchAttribute.ORDER_PLATFORM] == "center"
+            assert attrs[SearchAttribute.ORDER_DISTRICT] == "hexi"
             assert await desc.static_summary() == "normal · general · hexi · 路灯不亮"
-            await dev_client.get_workflow_handle(f"order-{no}").terminate("test over")
+            await dev_client.get_workflow_handle(order_workflow_id(no)).terminate("test over")
 
     async def test_order_started_by_the_temporal_cli_alone(
         self,
@@ -145,14 +147,14 @@ class TestOrderThroughTheRealStack:
         async with running_worker(dev_client, pool, task_queue):
             started = await _run(
                 temporal, "workflow", "start", "--address", dev_server.address,
-                "--type", "WorkOrder", "--task-queue", task_queue, "--workflow-id", f"order-{no}",
+                "--type", WORK_ORDER, "--task-queue", task_queue, "--workflow-id", order_workflow_id(no),
                 "--input", json.dumps(new_order(no, category="road_bridge", tier="extra_urgent")),
                 env=env,
             )  # fmt: skip
             assert started.returncode == 0, started.stderr
             row = await _wait_row(pool, no, "awaiting_receipt")
             assert row["platform"] == "utilities"
-            await dev_client.get_workflow_handle(f"order-{no}").terminate("test over")
+            await dev_client.get_workflow_handle(order_workflow_id(no)).terminate("test over")
 
 
 def _typed(attrs: Any) -> dict[Any, Any]:
@@ -192,7 +194,7 @@ class TestBadInput:
         assert expected in result.stderr
         for no in ("BAD1", "BAD2", "BAD4"):
             with pytest.raises(RPCError):
-                await dev_client.get_workflow_handle(f"order-{no}").describe()
+                await dev_client.get_workflow_handle(order_workflow_id(no)).describe()
 
     async def test_unknown_order_says_so(
         self, dev_server: TemporalDevServer, database_url: str, task_queue: str
@@ -219,7 +221,7 @@ class TestWholeLifeWithTheTemporalCliAlone:
         through co-handling, an extension and a dissatisfied callback; the record is archived."""
         env = _env(dev_server, task_queue, database_url, codec_endpoint)
         no = _order_no()
-        wid = f"order-{no}"
+        wid = order_workflow_id(no)
         temporal = str(venv_binary("temporal"))
         now = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
 
@@ -237,7 +239,7 @@ class TestWholeLifeWithTheTemporalCliAlone:
 
         async with running_worker(dev_client, pool, task_queue):
             r = await _run(
-                temporal, "workflow", "start", "--address", dev_server.address, "--type", "WorkOrder",
+                temporal, "workflow", "start", "--address", dev_server.address, "--type", WORK_ORDER,
                 "--task-queue", task_queue, "--workflow-id", wid,
                 "--input", json.dumps(new_order(no, dispatched_at=now)), env=env,
             )  # fmt: skip
@@ -304,14 +306,13 @@ class TestWholeLifeWithTheTemporalCliAlone:
             desc = await dev_client.get_workflow_handle(wid).describe()
             attrs = _typed(desc.typed_search_attributes)
             names = {k.name: v for k, v in attrs.items()}
-            assert names["OrderPhase"] == "closed"
-            assert "dissatisfied" in names["OrderFlags"]
+            assert names[SearchAttribute.ORDER_PHASE] == "closed"
+            assert "dissatisfied" in names[SearchAttribute.ORDER_FLAGS]
 
 
 @pytest.mark.integration
 async def test_calendar_notify_query_is_accepted_by_visibility(dev_client: Client) -> None:
     """The visibility query that finds orders with unconfirmed deadlines is valid on a real server."""
-    from starter.calendar_notify import notify_calendar_change
 
     told = await notify_calendar_change(dev_client, years=[2099])
     assert told == []

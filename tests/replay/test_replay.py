@@ -19,8 +19,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workers.codec import KeyRing
-from workers.temporal import data_converter
+from starter.codec import KeyRing
+from starter.connection import data_converter
 from workflows.doubtful_order import DoubtfulOrder
 from workflows.work_order import WorkOrder
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from activities.bulletin import Bar, bar_chart, render_html, render_markdown, write_bulletin
-from activities.stats import BulletinData, bulletin_data
+from activities.reports.bulletin import Bar, bar_chart, render_html, render_markdown, write_bulletin
+from activities.reports.models import BulletinData
+from activities.store.stats import bulletin_data
 from domain.assessment import Period
-from tests.activities.test_stats import MARCH, NOW, Db, empty, march
+from tests.support.stats import MARCH, NOW, Db, empty, march
 
 __all__ = ["empty", "march"]  # the fixtures, imported for this module
 

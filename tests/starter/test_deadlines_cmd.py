@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -14,9 +15,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from activities import calendar_store
-from activities.db import apply_migrations
-from tests.domain.test_deadlines import WORKED_EXAMPLES
+from activities.store import calendar_store
+from activities.store.db import apply_migrations
+from domain.models import Tier
+from tests.support.deadlines import WORKED_EXAMPLES, loop_deadlines
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE_2027 = ROOT / "docs" / "examples" / "calendar-2027.txt"
@@ -230,10 +232,6 @@ class TestCalendarCommands:
 def test_batch_rate() -> None:
     """`hotline deadlines --batch -` answers 100,000 random orders at least 5x the rate of a
     straightforward day-by-day loop over the calendar package, measured in the same run."""
-    import random
-
-    from tests.domain.test_bench import _loop_deadlines
-
     rnd = random.Random(20261127)
     start = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=8)))
     tiers = ["normal", "urgent", "very_urgent", "extra_urgent"]
@@ -247,11 +245,9 @@ def test_batch_rate() -> None:
     assert len(answers) == len(lines)
     rate = len(lines) / took
 
-    from domain.models import Tier
-
     sample = orders[:5000]
     t0 = time.perf_counter()
-    expected = [_loop_deadlines(Tier(tier), t) for tier, t in sample]
+    expected = [loop_deadlines(Tier(tier), t) for tier, t in sample]
     loop_rate = len(sample) / (time.perf_counter() - t0)
     for (receipt, completion), answer in zip(expected, answers, strict=False):
         assert (answer["receipt_due"], answer["completion_due"]) == (receipt.isoformat(), completion.isoformat())

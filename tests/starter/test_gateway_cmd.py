@@ -12,9 +12,9 @@ from typing import NamedTuple
 import asyncpg
 import pytest
 
-from activities import tokens
+from activities.store import tokens
 from domain.models import ACTIONS
-from starter.gateway_cmd import openapi_document, openapi_text
+from starter.cli.gateway import openapi_document, openapi_text
 
 ROOT = Path(__file__).parents[2]
 HOTLINE = Path(sys.executable).with_name("hotline")

@@ -13,8 +13,8 @@ from typing import NamedTuple
 import asyncpg
 import pytest
 
-from activities.db import create_pool
-from tests.activities.test_outbox import add_hotline_messages, add_notifications, fresh_database, migrated_template
+from activities.store.db import create_pool
+from tests.support.outbox import add_hotline_messages, add_notifications, fresh_database, migrated_template
 
 ROOT = Path(__file__).parents[2]
 HOTLINE = Path(sys.executable).with_name("hotline")  # .venv/bin/hotline

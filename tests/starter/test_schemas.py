@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from domain.models import ACTIONS, NewOrder
+from starter.cli.schemas import compare
 from starter.schemas import DRAFT, generate
-from starter.schemas_cmd import compare
 
 ROOT = Path(__file__).parents[2]
 SCHEMAS = ROOT / "schemas"

@@ -14,7 +14,7 @@ import pytest
 
 from domain.assessment import Figures
 from starter.cli import run
-from tests.activities.test_stats import MARCH_TOTAL, Db, march
+from tests.support.stats import MARCH_TOTAL, Db, march
 
 __all__ = ["march"]  # the fixture, imported for this module
 

@@ -7,7 +7,7 @@ import hashlib
 import asyncpg
 import pytest
 
-from activities import tokens
+from activities.store import tokens
 from domain.models import Role
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import uuid
@@ -17,16 +17,17 @@ from typing import Any
 
 import asyncpg
 import pytest
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from domain.calendar import SHANGHAI
+from domain.contract import STATUS_QUERY, WORK_ORDER, SearchAttribute, order_workflow_id
 from domain.models import NewOrder, OrderStatus, Phase
-from starter import codec_cmd
+from starter.cli import run
 from starter.client import HotlineClient
-from tests.workflows.helpers import PLATFORM, Driver, new_order, running_worker
-from workers.codec import (
+from starter.codec import (
     ENCRYPTED_ENCODING,
     KEY_ID_METADATA,
     CodecError,
@@ -41,9 +42,10 @@ from workers.codec import (
     parse_keys,
     read_keyfile,
 )
+from starter.connection import data_converter
+from starter.settings import Settings
+from tests.support.workflows import PLATFORM, Driver, new_order, running_worker
 from workers.dev import TemporalDevServer, venv_binary
-from workers.settings import Settings
-from workers.temporal import data_converter
 from workflows.work_order import WorkOrder
 
 K1 = bytes(range(32))
@@ -279,21 +281,17 @@ class TestKeyFile:
         """`hotline codec rotate-key` prints the new id; with HOTLINE_CODEC_KEYS set it refuses."""
         monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
         monkeypatch.delenv("HOTLINE_CODEC_KEYS")
-        parser = argparse.ArgumentParser(prog="hotline")
-        codec_cmd.register(parser.add_subparsers(dest="command", required=True))
-        args = parser.parse_args(["codec", "rotate-key"])
-        assert args.func(args) == 0
-        assert args.func(args) == 0
+        assert run(["codec", "rotate-key"]) == 0
+        assert run(["codec", "rotate-key"]) == 0
         ids = capsys.readouterr().out.split()
         assert ids == list(read_keyfile(tmp_path / "data" / "codec-keys.json"))
 
         monkeypatch.setenv("HOTLINE_CODEC_KEYS", f"k1:{_b64(K1)}")
-        assert args.func(args) == 1
+        assert run(["codec", "rotate-key"]) == 1
         assert "HOTLINE_CODEC_KEYS is set, so the key file is not used" in capsys.readouterr().err
 
 
 def _re(text: str) -> str:
-    import re
 
     return re.escape(text)
 
@@ -357,7 +355,7 @@ class TestOnTemporal:
         client = HotlineClient(dev_client, task_queue=task_queue)
         async with running_worker(dev_client, pool, task_queue):
             await client.start_order(order)
-            driver = Driver(dev_client.get_workflow_handle(f"order-{no}"))
+            driver = Driver(dev_client.get_workflow_handle(order_workflow_id(no)))
             await driver.status()
             status = await driver.do("receive", PLATFORM)
             assert status.phase is Phase.RECEIVED
@@ -366,13 +364,13 @@ class TestOnTemporal:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
                 return subprocess.run(
                     [str(venv_binary("temporal")), "workflow", "show", "--address", dev_server.address,
-                     "--workflow-id", f"order-{no}", "--output", "json", *extra],
+                     "--workflow-id", order_workflow_id(no), "--output", "json", *extra],
                     env=env, capture_output=True, text=True, timeout=60,
                 )  # fmt: skip
 
             raw = await asyncio.to_thread(show)
             decoded = await asyncio.to_thread(show, "--codec-endpoint", codec_endpoint)
-            await dev_client.get_workflow_handle(f"order-{no}").terminate("test over")
+            await dev_client.get_workflow_handle(order_workflow_id(no)).terminate("test over")
         assert raw.returncode == 0, raw.stderr
         assert decoded.returncode == 0, decoded.stderr
         seen = _visible_text(raw.stdout)
@@ -381,11 +379,18 @@ class TestOnTemporal:
         assert "binary/encrypted" in seen
         assert "test-k1" in seen  # the key id is plain: a reader must know which key to use
         # what the codec does not cover: the workflow id and the search attributes
-        assert f"order-{no}" in seen
+        assert order_workflow_id(no) in seen
         upserts = [e for e in json.loads(raw.stdout)["events"] if "upsertWorkflowSearchAttributes" in str(e.keys())]
         assert upserts, "the order sets its search attributes"
         attrs = _visible_text(json.dumps(upserts))
-        for plain in ("OrderTier", "normal", "OrderPhase", "received", "OrderDistrict", "hexi"):
+        for plain in (
+            SearchAttribute.ORDER_TIER,
+            "normal",
+            SearchAttribute.ORDER_PHASE,
+            "received",
+            SearchAttribute.ORDER_DISTRICT,
+            "hexi",
+        ):
             assert plain in attrs
         # the control: through the codec server the same history reads in clear
         clear = _visible_text(decoded.stdout)
@@ -404,12 +409,12 @@ class TestOnTemporal:
         old = await Client.connect(dev_server.address, data_converter=data_converter(ring1))
         new = await Client.connect(dev_server.address, data_converter=data_converter(ring2))
         no = f"ROT{uuid.uuid4().hex[:10]}"
-        wid = f"order-{no}"
+        wid = order_workflow_id(no)
         now = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
 
         async with running_worker(old, pool, task_queue):
             handle = await old.start_workflow(
-                "WorkOrder", new_order(no, dispatched_at=now), id=wid, task_queue=task_queue
+                WORK_ORDER, new_order(no, dispatched_at=now), id=wid, task_queue=task_queue
             )
             await Driver(handle).status()
             assert (await Driver(handle).do("receive", PLATFORM)).phase is Phase.RECEIVED
@@ -423,7 +428,7 @@ class TestOnTemporal:
             )
             assert status.phase is Phase.IN_REVIEW
             with pytest.raises(UnknownKeyError, match=k2):
-                await old.get_workflow_handle(wid).query("status", result_type=OrderStatus)
+                await old.get_workflow_handle(wid).query(STATUS_QUERY, result_type=OrderStatus)
             history = await driver.handle.fetch_history()
             await driver.handle.terminate("test over")
 
@@ -445,7 +450,6 @@ class TestOnTemporal:
 
 def _payloads(node: Any) -> list[Payload]:
     """Every Payload inside protobuf messages, except search attributes (plain by design)."""
-    from google.protobuf.message import Message
 
     if isinstance(node, list | tuple):
         return [p for item in node for p in _payloads(item)]

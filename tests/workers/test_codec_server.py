@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -15,7 +16,11 @@ from fastapi import FastAPI
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from workers.codec import EncryptionCodec, KeyRing
+from activities.store import tokens
+from domain.models import Role
+from starter.codec import EncryptionCodec, KeyRing
+from starter.settings import Settings
+from tests.support.ports import free_port
 from workers.codec_server import (
     CodecServerError,
     create_app,
@@ -24,8 +29,6 @@ from workers.codec_server import (
     run_codec_server,
     ui_origins,
 )
-from workers.pg import free_port
-from workers.settings import Settings
 
 RING = KeyRing([("k1", bytes(range(32)))])
 UI = "http://localhost:8233"
@@ -244,7 +247,6 @@ class TestRunning:
 
     async def test_a_taken_port_names_the_setting(self) -> None:
         """The port in use: the error names it and HOTLINE_CODEC_PORT."""
-        import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -259,8 +261,6 @@ class TestGatewayTokens:
     async def test_operators_and_supervisors_decode_others_do_not(self, pool: asyncpg.Pool) -> None:
         """With the gateway's tokens: an operator's or supervisor's decodes; a unit's, the hotline's,
         a revoked or an unknown one gets 401."""
-        from activities import tokens
-        from domain.models import Role
 
         issued = {
             who: (await tokens.issue(pool, org, role, label="codec test", issued_by="test")).token

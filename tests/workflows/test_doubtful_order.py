@@ -19,10 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.errors import REFUSAL_TYPES
 from domain.inquiry import InquiryPhase, InquiryStatus
-from tests.workflows.helpers import actor, running_worker
-from workers.codec import KeyRing
-from workers.dev import register_search_attributes, venv_binary
-from workers.temporal import data_converter
+from starter.codec import KeyRing
+from starter.connection import data_converter
+from tests.support.temporal import register_search_attributes
+from tests.support.workflows import actor, running_worker
+from workers.dev import venv_binary
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 _STARTED: list[WorkflowHandle[Any, Any]] = []

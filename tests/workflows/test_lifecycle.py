@@ -1,4 +1,6 @@
-"""Every path of an order's life on the time-skipping server, with real activities and PostgreSQL."""
+"""Every path of an order's life on the time-skipping server, with real activities and PostgreSQL.
+
+The paths that read nothing back from PostgreSQL run on the fast tier (`test_fast.py`)."""
 
 from __future__ import annotations
 
@@ -17,15 +19,16 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities import calendar_store
+from activities.store import calendar_store
 from domain.calendar import SHANGHAI, CalendarYear
 from domain.calendar_file import CalendarFile
 from domain.errors import REFUSAL_TYPES
-from domain.models import HandlingOrder, OrderStatus, Outcome, Phase
-from tests.workflows.helpers import HOTLINE, PLATFORM, SUPERVISOR, Driver, new_order, running_worker, unit
-from workers.codec import KeyRing
-from workers.dev import register_search_attributes, venv_binary
-from workers.temporal import data_converter
+from domain.models import OrderStatus, Outcome, Phase
+from starter.codec import KeyRing
+from starter.connection import data_converter
+from tests.support.temporal import register_search_attributes
+from tests.support.workflows import HOTLINE, PLATFORM, Driver, new_order, running_worker, unit
+from workers.dev import venv_binary
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 _STARTED: list[Driver] = []
@@ -124,41 +127,7 @@ class TestHappyPath:
         assert dispatch == 1
 
 
-class TestCoHandling:
-    async def test_contributions_and_a_release(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """The lead's result waits for every assisting unit to contribute or be released."""
-        d, _, now = await _start(env)
-        s = await d.to_handling(assisting=["district-hexi", "unit-lighting-center"])
-        assert s.units == ["dept-roads", "district-hexi", "unit-lighting-center"]
-        await d.do("contact_reporter", unit("dept-roads"), at=now.isoformat(), method="visit")
-        msg = await _refused(
-            d, "submit_result", unit("dept-roads"), result="好了", reporter_informed_at=now.isoformat()
-        )
-        assert "district-hexi" in msg
-        assert "unit-lighting-center" in msg
-        await d.do("contribute", unit("district-hexi"), content="已清理现场")
-        await d.do("release_assisting_unit", PLATFORM, unit="unit-lighting-center", reason="不涉及照明")
-        s = await d.do("submit_result", unit("dept-roads"), result="已修复", reporter_informed_at=now.isoformat())
-        assert s.phase is Phase.AWAITING_CALLBACK
-        assert s.units == ["dept-roads", "district-hexi"]
-        released = next(a for a in s.assignments if a.unit == "unit-lighting-center")
-        assert released.state == "released"
-
-
 class TestReturns:
-    async def test_return_inside_8_hours_goes_back_to_the_platform(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """The lead unit returns within 8 hours; the platform re-proposes another unit."""
-        d, _, _ = await _start(env)
-        await d.to_handling(assisting=["district-hexi"])
-        await env[0].sleep(timedelta(hours=7, minutes=59))
-        s = await d.do("return_order", unit("dept-roads"), reason="不属于本处职责", basis="三定方案")
-        assert s.phase is Phase.RECEIVED
-        assert s.units == []
-        msg = await _refused(d, "propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="再转")
-        assert "returned this order already" in msg
-        s = await d.do("propose", PLATFORM, lead_unit="district-hexi", assisting_units=[], opinion="转河西区")
-        assert s.phase is Phase.IN_REVIEW
-
     async def test_return_after_8_hours_is_refused_with_when_it_closed(
         self, env: tuple[WorkflowEnvironment, str]
     ) -> None:
@@ -262,26 +231,6 @@ class TestExtension:
 
 
 class TestDissatisfied:
-    async def test_rehandling_then_satisfied(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """Dissatisfied opens re-handling by the lead with a fresh deadline; then satisfied closes."""
-        d, _, now = await _start(env)
-        await d.to_handling(assisting=["district-hexi"])
-        await d.do("contribute", unit("district-hexi"), content="配合")
-        await d.to_callback(now.isoformat())
-        s = await d.do("callback", HOTLINE, verdict="dissatisfied", note="仍不亮")
-        assert s.phase is Phase.REHANDLING
-        assert s.rehandling_round == 1
-        assert "rehandling_1" in s.deadlines
-        assert "dissatisfied" in s.flags
-        msg = await _refused(d, "contact_reporter", unit("district-hexi"), at=now.isoformat(), method="phone")
-        assert "re-handling is by the lead unit" in msg
-        now2 = (await env[0].get_current_time()).isoformat()
-        await d.do("contact_reporter", unit("dept-roads"), at=now2, method="phone")
-        s = await d.do("submit_result", unit("dept-roads"), result="更换灯具", reporter_informed_at=now2)
-        assert s.phase is Phase.AWAITING_CALLBACK
-        s = await d.do("callback", HOTLINE, verdict="basically_satisfied")
-        assert s.outcome is Outcome.BASICALLY_SATISFIED
-
     @pytest.mark.parametrize(("upheld", "outcome"), [(True, Outcome.APPEAL_UPHELD), (False, Outcome.APPEAL_REJECTED)])
     async def test_dissatisfied_twice_then_appeal(
         self, env: tuple[WorkflowEnvironment, str], pool: asyncpg.Pool, upheld: bool, outcome: Outcome
@@ -309,26 +258,6 @@ class TestDissatisfied:
         await d.handle.result()
         row = await pool.fetchrow("SELECT payload FROM hotline_outbox WHERE order_no = $1 AND kind = 'appeal'", no)
         assert row["payload"]["materials"] == ["申诉报告", "现场照片", "检测报告"]
-
-
-class TestEndings:
-    async def test_withdrawal(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """The city hotline withdraws an order in handling; the units are told; nothing more is accepted."""
-        d, _, _ = await _start(env)
-        await d.to_handling()
-        s = await d.do("withdraw", HOTLINE, reason="市民撤诉")
-        assert s.outcome is Outcome.WITHDRAWN
-        await _refused(d, "contribute", unit("dept-roads"), content="x")
-
-    async def test_no_callback_after_the_wait(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """An order waiting for its callback past the rulebook's 30 days closes as no_callback."""
-        d, _, now = await _start(env)
-        await d.to_handling()
-        await d.to_callback(now.isoformat())
-        await env[0].sleep(timedelta(days=30, minutes=1))
-        final = OrderStatus.model_validate(await d.handle.result())
-        assert final.outcome is Outcome.NO_CALLBACK
-        assert "no_callback" in _kinds(final)
 
 
 class TestTimers:
@@ -370,32 +299,6 @@ class TestTimers:
             no,
         )
         assert [x["recipient"] for x in rows] == ["center", "dept-hotline"]
-
-
-class TestQueries:
-    async def test_handling_order_hides_a_confidential_reporter(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """A unit never sees a confidential reporter's name or phone; an unassigned unit sees nothing."""
-        d, _, _ = await _start(env, reporter={"name": "王五", "phone": "13700000000", "confidential": True})
-        await d.to_handling()
-        view = await d.handle.query("handling_order", "dept-roads", result_type=HandlingOrder)
-        assert view.reporter_name is None
-        assert view.reporter_phone is None
-        assert "王五" not in view.model_dump_json()
-        assert "13700000000" not in view.model_dump_json()
-        with pytest.raises(Exception, match="not assigned"):
-            await d.handle.query("handling_order", "district-hebei")
-
-
-class TestStanding:
-    async def test_review_by_a_non_supervisor_is_refused(self, env: tuple[WorkflowEnvironment, str]) -> None:
-        """Only the platform's supervising department reviews; history gets nothing from a refusal."""
-        d, _, _ = await _start(env)
-        await d.do("receive", PLATFORM)
-        await d.do("propose", PLATFORM, lead_unit="dept-roads", assisting_units=[], opinion="o")
-        msg = await _refused(d, "review", unit("district-hexi"), approved=True)
-        assert "dept-hotline" in msg
-        s = await d.do("review", SUPERVISOR, approved=False, comment="牵头单位不对")
-        assert s.phase is Phase.RECEIVED
 
 
 class TestCalendarChange:

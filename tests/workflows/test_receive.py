@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.errors import RefusalKind
 from domain.models import OrderStatus, Phase
-from tests.workflows.helpers import Driver, actor, new_order, running_worker
+from tests.support.workflows import Driver, actor, new_order, running_worker
 
 
 def _no() -> str:

@@ -1,0 +1,35 @@
+"""`hotline dev` and `hotline worker`: the processes of the stack, run from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from starter.cli.exits import EXIT_OK, CliError
+from starter.settings import Settings
+from workers import dev
+from workers.logging import configure as configure_logging
+from workers.worker import run_worker
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """`hotline dev`: the whole stack until Ctrl-C."""
+    settings = Settings.from_env()
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    try:
+        return asyncio.run(dev.run_dev(settings))
+    except dev.StackError as err:
+        raise CliError(f"hotline dev: {err}") from None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """`hotline worker`: the production worker until SIGINT/SIGTERM."""
+    settings = Settings.from_env()
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    asyncio.run(run_worker(settings))
+    return EXIT_OK
+
+
+def configure(command: str, parser: argparse.ArgumentParser) -> None:
+    """The arguments of `hotline dev` and `hotline worker` (none)."""
+    parser.set_defaults(func={"dev": cmd_dev, "worker": cmd_worker}[command])
