@@ -10,7 +10,8 @@ from activities.store import calendar_store
 from activities.store.orders import archive_order, upsert_order
 from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
 from domain.order import SUPERVISOR
-from domain.records import CalendarRequest, CalendarYears, OrderRecord
+from domain.records import CalendarRequest, CalendarYears, OrderRecord, OrderRules, OrderRulesRequest
+from domain.rulebook import rulebook_for
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,13 @@ class OrderActivities:
         calendar = await calendar_store.load_calendar(self._pool)
         years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
         return CalendarYears(years=years)
+
+    @activity.defn(name="load_order_rules")
+    async def load_order_rules(self, request: OrderRulesRequest) -> OrderRules:
+        """The rulebook in force at the order's transfer, and its calendar years (bound for life)."""
+        calendar = await calendar_store.load_calendar(self._pool)
+        years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
+        return OrderRules(rulebook=rulebook_for(request.at), years=years)
 
     @activity.defn(name="record_order")
     async def record_order(self, record: OrderRecord) -> None:

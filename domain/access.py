@@ -27,6 +27,8 @@ ACTION_ROLES: Final[dict[str, Role]] = {
     "return_to_hotline": Role.OPERATOR,
     "release_assisting_unit": Role.OPERATOR,
     "file_appeal": Role.OPERATOR,
+    "review_result": Role.OPERATOR,
+    "forward_extension": Role.OPERATOR,
     "review": Role.SUPERVISOR,
     "contact_reporter": Role.HANDLER,
     "return_order": Role.HANDLER,

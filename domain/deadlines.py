@@ -17,13 +17,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.calendar import SHANGHAI, BusinessCalendar, HolidayBreak, day_name, to_local
 from domain.models import Category, Tier
-from domain.rulebook import Rulebook
+from domain.rulebook import Rulebook, StepWindow
 
 RECEIPT: Final = "receipt"
 COMPLETION: Final = "completion"
 REHANDLING: Final = "rehandling"
 RETURN: Final = "return"
 DOUBTFUL_REPLY: Final = "doubtful_reply"
+DISPATCH: Final = "dispatch"
+RESULT_REVIEW: Final = "result_review"
+APPEAL_WINDOW: Final = "appeal_window"
 WARNING_SUFFIX: Final = "_warning"
 
 #: Counted days listed one by one in an explanation; longer periods show the first and last.
@@ -101,6 +104,12 @@ def _make(
     confirmed: bool,
     rulebook: Rulebook,
 ) -> ComputedDeadline:
+    if rulebook.past_nominal_end(to_local(start).date()):
+        assert rulebook.nominal_end is not None
+        explanation += (
+            f" [rulebook {rulebook.id}: past its nominal end {rulebook.nominal_end.isoformat()} "
+            "(Article 14), in force until a successor is imported]"
+        )
     return ComputedDeadline(
         kind=kind,
         start=start,
@@ -142,71 +151,75 @@ def receipt_deadline(
         InvalidInstant: ``dispatched_at`` is naive.
     """
     rb = rulebook.for_category(category)
-    t = to_local(dispatched_at)
-    head = f"receipt{_category_note(rulebook, category)}: dispatched {_fmt(t)}"
+    head = f"receipt{_category_note(rulebook, category)}: dispatched"
+    return _step(RECEIPT, rulebook, rb, rb.receipt_window(), calendar, dispatched_at, tier=tier, head=head)
+
+
+def _step(
+    kind: str,
+    rulebook: Rulebook,
+    rb: Rulebook,
+    window: StepWindow,
+    calendar: BusinessCalendar,
+    start: datetime,
+    *,
+    tier: Tier,
+    head: str,
+) -> ComputedDeadline:
+    """Article 8.1's arithmetic with ``window``'s numbers (``rb``: the category's parameters)."""
+    t = to_local(start)
+    head = f"{head} {_fmt(t)}"
     if tier is Tier.EXTRA_URGENT:
-        due = t + rb.extra_urgent_receipt
-        text = f"{head}; extra_urgent: +{_fmt_delta(rb.extra_urgent_receipt)} at any time"
-        return _make(RECEIPT, t, due, f"{text} = {_fmt(due)}", confirmed=True, rulebook=rulebook)
+        due = t + window.extra_urgent
+        text = f"{head}; extra_urgent: +{_fmt_delta(window.extra_urgent)} at any time"
+        return _make(kind, t, due, f"{text} = {_fmt(due)}", confirmed=True, rulebook=rulebook)
 
     d = t.date()
     if rb.work_start <= t.time() < rb.work_end and calendar.is_working_day(d):
-        due = t + rb.receipt_in_working_period
+        due = t + window.in_working_period
         confirmed, note = _confirmation(calendar, d, d)
-        text = f"{head} (working period) -> +{_fmt_delta(rb.receipt_in_working_period)} = {_fmt(due)}{note}"
-        return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
+        text = f"{head} (working period) -> +{_fmt_delta(window.in_working_period)} = {_fmt(due)}{note}"
+        return _make(kind, t, due, text, confirmed=confirmed, rulebook=rulebook)
 
-    w, delta, why, confirmed, note = _after_the_wait(calendar, _Key(rb), d, t.time() < rb.work_start)
+    w, long_break, why, confirmed, note = _after_the_wait(
+        calendar, rb.work_start, rb.long_break_min_days, d, t.time() < rb.work_start
+    )
+    delta = window.after_long_break if long_break else window.after_work_start
     due = w + delta
     text = f"{head} (non-working period); work resumes {_fmt(w)}; {why} -> +{_fmt_delta(delta)} = {_fmt(due)}{note}"
-    return _make(RECEIPT, t, due, text, confirmed=confirmed, rulebook=rulebook)
-
-
-class _Key:
-    """Hashes a rulebook by identity, so a cache can hold it (rulebook versions never change)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Rulebook) -> None:
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and other.obj is self.obj
+    return _make(kind, t, due, text, confirmed=confirmed, rulebook=rulebook)
 
 
 @lru_cache(maxsize=65536)
 def _after_the_wait(
-    calendar: BusinessCalendar, key: _Key, d: date, before_work_start: bool
-) -> tuple[datetime, timedelta, str, bool, str]:
-    """Work resumption after a non-working-period dispatch on day ``d``, and the window after it.
+    calendar: BusinessCalendar, work_start: time, long_break_min_days: int, d: date, before_work_start: bool
+) -> tuple[datetime, bool, str, bool, str]:
+    """Work resumption after a non-working-period start on day ``d``, and whether the wait is long.
 
-    Depends only on the day and on whether the dispatch was before the day's work start: computed
+    Depends only on the day and on whether the start was before the day's work start: computed
     once per (day, side) and reused.
+
+    Returns:
+        The work start, whether the wait spans a long holiday break, the reason in words, whether
+        the calendar is confirmed for it, and the note saying what was assumed.
     """
-    rb = key.obj
     probe = datetime.combine(d, time(0) if before_work_start else time(23, 59, 59), tzinfo=SHANGHAI)
-    w = calendar.next_work_start(probe, start=rb.work_start)
+    w = calendar.next_work_start(probe, start=work_start)
     waited = calendar.breaks_between(d, w.date() - timedelta(days=1)) if w.date() > d else ()
-    long_break: HolidayBreak | None = next((b for b in waited if b.days >= rb.long_break_min_days), None)
+    long_break: HolidayBreak | None = next((b for b in waited if b.days >= long_break_min_days), None)
     first_day, last_day = d, w.date()
     if long_break is not None:
-        delta = rb.receipt_after_long_break
-        why = f"the wait spans the {long_break.days}-day {long_break.name} break (>= {rb.long_break_min_days} days)"
+        why = f"the wait spans the {long_break.days}-day {long_break.name} break (>= {long_break_min_days} days)"
+    elif waited:
+        b = waited[0]
+        why = f"the wait spans the {b.days}-day {b.name} break (< {long_break_min_days} days)"
     else:
-        delta = rb.receipt_after_work_start
-        if waited:
-            b = waited[0]
-            why = f"the wait spans the {b.days}-day {b.name} break (< {rb.long_break_min_days} days)"
-        else:
-            why = "no holiday break in the wait"
+        why = "no holiday break in the wait"
     for b in waited:  # a break's length depends on the day before and the day after it too
         first_day = min(first_day, b.start - timedelta(days=1))
         last_day = max(last_day, b.end + timedelta(days=1))
     confirmed, note = _confirmation(calendar, first_day, last_day)
-    return w, delta, why, confirmed, note
+    return w, long_break is not None, why, confirmed, note
 
 
 # -- Article 8.5: completion (and re-handling, doubtful-order replies) --------------------------
@@ -360,6 +373,73 @@ def doubtful_reply_deadline(
         what="reply window",
         started="asked",
         label=f"{DOUBTFUL_REPLY}{_category_note(rulebook, category)}",
+    )
+
+
+# -- Articles 3, 6.2 and 8: the platform's own steps ("第一时间"; our reading) -------------------
+
+
+def dispatch_deadline(
+    rulebook: Rulebook,
+    calendar: BusinessCalendar,
+    start: datetime,
+    *,
+    tier: Tier,
+    category: Category = Category.GENERAL,
+) -> ComputedDeadline:
+    """One dispatch window of a received order (our reading of "第一时间派遣", Articles 3 and 8).
+
+    The measures give the platform no number for dispatching a received order to a unit; the
+    project applies Article 8.1's arithmetic (`receipt_deadline`) with the rulebook's
+    ``dispatch_window`` numbers (the receipt window's unless set), counted from ``start``. An order
+    still not dispatched at its end is reminded to the platform, and escalated to the supervising
+    department one more window later: a reminder, not lateness.
+    """
+    rb = rulebook.for_category(category)
+    head = f"dispatch{_category_note(rulebook, category)}: window from"
+    return _step(DISPATCH, rulebook, rb, rb.dispatch(), calendar, start, tier=tier, head=head)
+
+
+def result_review_deadline(
+    rulebook: Rulebook,
+    calendar: BusinessCalendar,
+    submitted_at: datetime,
+    *,
+    tier: Tier,
+    category: Category = Category.GENERAL,
+) -> ComputedDeadline:
+    """When the platform must have reviewed a unit's result (our reading of "第一时间回复", Art. 6.2).
+
+    Article 8.1's arithmetic with the rulebook's ``result_review_window`` numbers (the receipt
+    window's unless set), counted from the unit's submission.
+    """
+    rb = rulebook.for_category(category)
+    head = f"result review{_category_note(rulebook, category)}: result submitted"
+    return _step(RESULT_REVIEW, rulebook, rb, rb.result_review(), calendar, submitted_at, tier=tier, head=head)
+
+
+def appeal_window_deadline(
+    rulebook: Rulebook,
+    calendar: BusinessCalendar,
+    verdict_at: datetime,
+    *,
+    category: Category = Category.GENERAL,
+) -> ComputedDeadline:
+    """Until when the platform may appeal after the last dissatisfied verdict (Articles 5.5, 6.3, 7.2).
+
+    ``appeal_window_working_days`` (3, our own default: the measures set none) working days,
+    counted like a completion deadline from the verdict's arrival.
+    """
+    rb = rulebook.for_category(category)
+    return _working_days_deadline(
+        APPEAL_WINDOW,
+        rulebook,
+        calendar,
+        verdict_at,
+        days=rb.appeal_window_working_days,
+        what="appeal window (our own default)",
+        started="last dissatisfied verdict",
+        label=f"{APPEAL_WINDOW}{_category_note(rulebook, category)}",
     )
 
 

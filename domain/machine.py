@@ -130,6 +130,7 @@ class Machine:
         self.deadlines: dict[str, DeadlineState] = {}
         self.flags: list[str] = []
         self.rejected: list[RejectedAction] = []
+        self.rejected_total = 0
         self.timeline: list[TimelineEntry] = []
         self.outbox: list[OutboxItem] = []
         self.request_ids: dict[str, str] = {}
@@ -157,6 +158,10 @@ class Machine:
     def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """What a message to the city hotline carries besides ``payload`` (its record's number)."""
         return payload
+
+    def _scrub(self, text: str) -> str:
+        """What a text may not carry out of the machine (a confidential reporter's name and phone)."""
+        return text
 
     # -- the actions --------------------------------------------------------------------------
 
@@ -218,6 +223,7 @@ class Machine:
                 reason=reason,
             )
         )
+        self.rejected_total += 1
         self.revision += 1
 
     # -- timers ---------------------------------------------------------------------------------
@@ -225,28 +231,31 @@ class Machine:
     def _open_deadlines(self) -> list[DeadlineState]:
         if self.closed:
             return []
-        return [d for d in self.deadlines.values() if d.met_at is None and d.closed_at is None]
+        return [d for d in self.deadlines.values() if d.met_at is None and d.closed_at is None and d.paused_at is None]
 
     def next_timer(self) -> tuple[datetime, str] | None:
-        """The earliest instant a deadline needs attention (warning or end), with its timer's name."""
+        """The earliest instant a deadline needs attention (warning, end, reminder), with its timer's name."""
         pending: list[tuple[datetime, str]] = []
         for d in self._open_deadlines():
             if d.overdue_since is not None:
+                if d.next_reminder_at is not None:
+                    pending.append((d.next_reminder_at, f"{d.label} reminder"))
                 continue
             if d.warn_at is not None and d.warned_at is None:
-                pending.append((d.warn_at, warning_label(d.label)))
+                pending.append((d.warn_at, d.warning_label or warning_label(d.label)))
             pending.append((d.due, d.label))
         return min(pending, key=lambda p: p[0]) if pending else None
 
     def fire_due(self, now: datetime) -> bool:
-        """Record every warning and end that ``now`` has reached; returns whether anything fired.
+        """Record every warning, end and reminder that ``now`` has reached; returns whether anything fired.
 
         A late arrival gets its missed windows marked at once. Lateness is never forgiven: an
-        overdue deadline stays overdue, and its flag stays, whatever happens later.
+        overdue deadline stays overdue, and its flag stays, whatever happens later (only an
+        extension asked for in time and approved lifts it, as if in force all along).
         """
         fired = False
         for key, d in list(self.deadlines.items()):
-            if d.met_at is not None or d.closed_at is not None or self.closed:
+            if d.met_at is not None or d.closed_at is not None or d.paused_at is not None or self.closed:
                 continue
             if d.warn_at is not None and d.warned_at is None and d.overdue_since is None and now >= d.warn_at:
                 self._warn(key, now)
@@ -255,7 +264,14 @@ class Machine:
             if d.overdue_since is None and now >= d.due:
                 self._overdue(key, now)
                 fired = True
+            elif d.overdue_since is not None and d.next_reminder_at is not None and now >= d.next_reminder_at:
+                self._remind(key, now)
+                fired = True
         return fired
+
+    def _remind(self, key: str, now: datetime) -> None:
+        """Deadline ``key`` is still overdue at its reminder instant: remind, and set the next one."""
+        raise NotImplementedError
 
     # -- what every change goes through ---------------------------------------------------------
 
@@ -268,7 +284,13 @@ class Machine:
     def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
         self.outbox.append(
             OutboxItem(
-                seq=len(self.outbox), channel="notification", recipient=org, kind=kind, text=text, due=due, at=now
+                seq=len(self.outbox),
+                channel="notification",
+                recipient=org,
+                kind=kind,
+                text=self._scrub(text),
+                due=due,
+                at=now,
             )
         )
         self.revision += 1
@@ -280,12 +302,21 @@ class Machine:
                 channel="hotline",
                 recipient="hotline",
                 kind=kind,
-                text=text,
-                payload=self._hotline_payload(payload),
+                text=self._scrub(text),
+                payload=self._scrub_payload(self._hotline_payload(payload)),
                 at=now,
             )
         )
         self.revision += 1
+
+    def _scrub_payload(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, dict):
+            return {k: self._scrub_payload(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub_payload(v) for v in value]
+        return value
 
     def _flag(self, flag: str) -> None:
         flag = str(flag)  # a contract `Flag` is kept as its word

@@ -28,6 +28,7 @@ from domain.errors import InvalidOrder
 MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
 
 ORDER_NO_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+PHONE_PATTERN: Final = r"^\+?[0-9][0-9 -]{2,31}$"
 
 
 class Tier(StrEnum):
@@ -67,8 +68,10 @@ class Phase(StrEnum):
     RECEIVED = "received"
     IN_REVIEW = "in_review"
     IN_HANDLING = "in_handling"
+    RESULT_REVIEW = "result_review"
     AWAITING_CALLBACK = "awaiting_callback"
     REHANDLING = "rehandling"
+    APPEAL_WINDOW = "appeal_window"
     APPEALING = "appealing"
     CLOSED = "closed"
 
@@ -81,6 +84,7 @@ class Outcome(StrEnum):
     DISSATISFIED = "dissatisfied"
     APPEAL_UPHELD = "appeal_upheld"
     APPEAL_REJECTED = "appeal_rejected"
+    APPEAL_UNANSWERED = "appeal_unanswered"
     RETURNED_TO_HOTLINE = "returned_to_hotline"
     WITHDRAWN = "withdrawn"
     NO_CALLBACK = "no_callback"
@@ -111,10 +115,11 @@ class Reporter(_Value):
     """The citizen who called the hotline. Personal data: never logged, never in search attributes."""
 
     name: str = Field(min_length=1, max_length=64, description="Reporter's name.")
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{2,31}$", description="Reporter's phone number (digits, +, -).")
+    phone: str = Field(pattern=PHONE_PATTERN, description="Reporter's phone number (digits, +, -).")
     confidential: bool = Field(
         default=False,
-        description="The reporter asked for confidentiality (Art. 8.2): units never see name or phone.",
+        description="The reporter asked for confidentiality (Art. 8.2): nobody but the platform sees the name; "
+        "the assigned units see the phone (they must call, Art. 8.4), marked confidential.",
     )
 
 
@@ -219,6 +224,24 @@ class Action(_Value):
     request_id: RequestId | None = None
 
 
+class Handler(_Value):
+    """The person a unit names as responsible for its handling order (专人, Article 8.4)."""
+
+    person: str = Field(min_length=1, max_length=64, description="Name or staff id of the handler.")
+    phone: str | None = Field(
+        default=None, pattern=PHONE_PATTERN, description="How the platform reaches the handler (digits, +, -)."
+    )
+
+
+class UnitAction(Action):
+    """Fields every action of an assigned unit carries besides `actor`."""
+
+    handler: Handler | None = Field(
+        default=None,
+        description="Names (or renames) the unit's handler; without it the person of the unit's first action is.",
+    )
+
+
 class Receive(Action):
     """`receive`: the platform checks the order in (查收, Article 8.1)."""
 
@@ -268,7 +291,7 @@ class ContactMethod(StrEnum):
     OTHER = "other"
 
 
-class ContactReporter(Action):
+class ContactReporter(UnitAction):
     """`contact_reporter`: a unit records its contact with the reporter (Article 8.4)."""
 
     at: AwareDatetime = Field(description="When the reporter was contacted.")
@@ -276,14 +299,14 @@ class ContactReporter(Action):
     note: str = Field(default="", max_length=5000, description="What was said.")
 
 
-class ReturnOrder(Action):
+class ReturnOrder(UnitAction):
     """`return_order`: a unit returns its handling order within 8 hours (Article 8.5)."""
 
     reason: Text = Field(description="Why the unit returns it.")
     basis: Text = Field(description="The written basis (regulation, responsibility list, …).")
 
 
-class RequestExtension(Action):
+class RequestExtension(UnitAction):
     """`request_extension`: the lead unit cannot finish in time (Article 8.6)."""
 
     reason: Text = Field(description="Why the deadline cannot be met.")
@@ -292,7 +315,7 @@ class RequestExtension(Action):
     written_reply: Text = Field(description="The unit's written reply to the platform.")
 
 
-class Contribute(Action):
+class Contribute(UnitAction):
     """`contribute`: an assisting unit's contribution (Article 9)."""
 
     content: Text = Field(description="What the assisting unit did or found.")
@@ -305,7 +328,7 @@ class ReleaseAssistingUnit(Action):
     reason: Text = Field(description="Why.")
 
 
-class SubmitResult(Action):
+class SubmitResult(UnitAction):
     """`submit_result`: the lead unit's result, which completes the handling (Articles 7.1, 8.4)."""
 
     result: Text = Field(description="What was done.")
@@ -313,6 +336,32 @@ class SubmitResult(Action):
     appeal_materials: list[Text] = Field(
         default_factory=list, description="Materials for an appeal, when the unit contests (7.2)."
     )
+
+
+class ReviewResult(Action):
+    """`review_result`: the platform replies to the city hotline with the unit's result, or sends it back."""
+
+    approved: bool = Field(description="True replies to the city hotline; false sends the result back to the lead.")
+    comment: str = Field(default="", max_length=5000, description="Why; required when sending it back.")
+
+    @model_validator(mode="after")
+    def _comment_when_sent_back(self) -> ReviewResult:
+        if not self.approved and not self.comment.strip():
+            raise ValueError("comment is required when approved is false (the lead unit must know what to redo)")
+        return self
+
+
+class ForwardExtension(Action):
+    """`forward_extension`: the platform applies to the city hotline for a unit's extension, or declines it."""
+
+    forward: bool = Field(description="True applies to the city hotline; false declines the request.")
+    note: str = Field(default="", max_length=5000, description="The platform's note; the reason when declining.")
+
+    @model_validator(mode="after")
+    def _reason_when_declined(self) -> ForwardExtension:
+        if not self.forward and not self.note.strip():
+            raise ValueError("note is required when forward is false (the unit must know why it was declined)")
+        return self
 
 
 class FileAppeal(Action):
@@ -368,6 +417,8 @@ ACTIONS: Final[dict[str, type[Action]]] = {
     OrderAction.CONTRIBUTE: Contribute,
     OrderAction.RELEASE_ASSISTING_UNIT: ReleaseAssistingUnit,
     OrderAction.SUBMIT_RESULT: SubmitResult,
+    OrderAction.REVIEW_RESULT: ReviewResult,
+    OrderAction.FORWARD_EXTENSION: ForwardExtension,
     OrderAction.FILE_APPEAL: FileAppeal,
     OrderAction.EXTENSION_DECISION: ExtensionDecision,
     OrderAction.CALLBACK: Callback,
@@ -414,6 +465,21 @@ class DeadlineState(_Value):
     late_counts: bool = Field(
         default=True, description="False for windows that are a right, not a duty (the 8-hour return)."
     )
+    warning_label: str | None = Field(
+        default=None, description="The name of its warning's timer when not `<label> warning` (`dispatch reminder`)."
+    )
+    paused_at: AwareDatetime | None = Field(
+        default=None,
+        description="A result waits for the platform's review since then: the deadline neither warns nor ends "
+        "meanwhile; an approved result meets it at its submission.",
+    )
+    overdue_lifted_at: AwareDatetime | None = Field(
+        default=None, description="When an extension approved after the deadline lifted its overdue mark."
+    )
+    next_reminder_at: AwareDatetime | None = Field(
+        default=None, description="While overdue and unmet: when the next reminder goes out."
+    )
+    reminders: int = Field(default=0, description="Reminders sent since it became overdue.")
 
 
 class Contact(_Value):
@@ -431,6 +497,7 @@ class Contribution(_Value):
 
     at: AwareDatetime
     content: str
+    round: int = Field(default=0, description="0 for the first handling, n for re-handling round n.")
 
 
 class Assignment(_Value):
@@ -438,6 +505,7 @@ class Assignment(_Value):
 
     unit: str
     role: str = Field(description="`lead` or `assisting`.")
+    handler: Handler | None = Field(default=None, description="The unit's named handler (专人, Art. 8.4).")
     dispatched_at: AwareDatetime
     return_due: AwareDatetime
     state: str = Field(description="`active`, `returned` or `released`.")
@@ -473,7 +541,17 @@ class ExtensionRecord(_Value):
     requested_due: AwareDatetime
     reporter_notified_at: AwareDatetime
     written_reply: str
-    decision: str | None = Field(default=None, description="None while pending, else approved/refused.")
+    decision: str | None = Field(
+        default=None,
+        description="None while pending; `approved` / `refused` (city hotline), `declined` (platform), `moot` (a "
+        "result came first), `ended` (the unit returned the order, or the order closed).",
+    )
+    waits_at: str | None = Field(
+        default=None, description="While pending: `platform` (to forward it) or `hotline` (to decide it)."
+    )
+    forwarded_at: AwareDatetime | None = None
+    forwarded_by: Actor | None = None
+    platform_note: str = Field(default="", description="The platform's note when forwarding or declining.")
     decided_at: AwareDatetime | None = None
     approved_due: AwareDatetime | None = None
     note: str = ""
@@ -488,6 +566,10 @@ class ResultRecord(_Value):
     result: str
     reporter_informed_at: AwareDatetime
     appeal_materials: list[str] = Field(default_factory=list)
+    reviewed_at: AwareDatetime | None = Field(default=None, description="When the platform reviewed it.")
+    approved: bool | None = Field(default=None, description="True: replied to the city hotline; false: sent back.")
+    review_comment: str = ""
+    reviewed_by: Actor | None = None
 
 
 class CallbackRecord(_Value):
@@ -522,6 +604,9 @@ class OrderStatus(_Value):
     subject: str
     dispatched_at: AwareDatetime
     rulebook: str
+    lifecycle: int = Field(
+        default=1, description="The behaviour version the order was started with and keeps (docs/rules.md)."
+    )
     phase: Phase
     outcome: Outcome | None = None
     closed_at: AwareDatetime | None = None
@@ -536,8 +621,34 @@ class OrderStatus(_Value):
     callbacks: list[CallbackRecord] = Field(default_factory=list)
     rehandling_round: int = 0
     appeal: AppealRecord | None = None
-    rejected_actions: list[RejectedAction] = Field(default_factory=list)
+    rejected_actions: list[RejectedAction] = Field(default_factory=list, description="The latest refused signals.")
+    rejected_total: int = Field(default=0, description="How many signals were refused in all.")
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class UnitView(_Value):
+    """Another unit on the order, as a unit sees it."""
+
+    unit: str
+    role: str = Field(description="`lead` or `assisting`.")
+    state: str = Field(description="`active`, `returned` or `released`.")
+    handler: Handler | None = None
+
+
+class ContributionView(_Value):
+    """An assisting unit's contribution, as the lead sees it (Article 9)."""
+
+    unit: str
+    at: AwareDatetime
+    content: str
+    round: int = Field(default=0, description="0 for the first handling, n for re-handling round n.")
+
+
+#: What a unit is told when the reporter asked for confidentiality (Articles 8.2 and 8.4).
+CONFIDENTIAL_NOTE: Final = (
+    "CONFIDENTIAL (Art. 8.2): the reporter asked not to be disclosed. Call them on this phone (Art. 8.4); "
+    "never say who reported, to anyone, least of all to the party complained about."
+)
 
 
 class HandlingOrder(_Value):
@@ -563,6 +674,22 @@ class HandlingOrder(_Value):
     opinion: str = Field(description="The platform's approved proposal.")
     phase: Phase
     rehandling_round: int
+    confidentiality_note: str = Field(default="", description="The instruction when the reporter is confidential.")
+    handler: Handler | None = Field(default=None, description="This unit's named handler.")
+    lead_unit: str | None = Field(default=None, description="The unit that leads (Article 9).")
+    units: list[UnitView] = Field(default_factory=list, description="Every unit on the order, lead first.")
+    contributions: list[ContributionView] = Field(
+        default_factory=list, description="Assisting units' contributions: all of them for the lead, its own else."
+    )
+    deadlines: dict[str, DeadlineState] = Field(
+        default_factory=dict, description="This unit's own deadlines (its return window; the completion for the lead)."
+    )
+    latest_verdict: CallbackRecord | None = Field(
+        default=None, description="The latest callback verdict and its note (why the reporter was dissatisfied)."
+    )
+    latest_result: ResultRecord | None = Field(
+        default=None, description="For the lead: its latest result and the platform's review of it."
+    )
 
 
 def describe_validation_error(err: ValidationError) -> str:

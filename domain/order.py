@@ -1,18 +1,31 @@
-"""The life of one order as a pure state machine (Articles 6-9 and ``rulebook.md``).
+"""The life of one order as a pure state machine (Articles 5-9; ``docs/rules.md``).
 
 `Order` holds everything the `WorkOrder` workflow knows about an order. Time comes in as an
 argument, deadlines come from `domain.deadlines` on the bound rulebook and the calendar the workflow
-loaded, and every change is returned as data: timeline entries, outbox items (notifications to
-orgs, messages to the city hotline), deadline changes. The workflow only wires this to Temporal.
+loaded, and every change is returned as data (`domain.machine`): timeline entries, outbox items
+(notifications to orgs, messages to the city hotline), deadline changes. The workflow only wires
+this to Temporal.
 
-Phases: awaiting_receipt -> received -> in_review -> in_handling -> awaiting_callback -> closed;
-a refused review or the lead unit's return sends it back to received; a dissatisfied callback opens
-re-handling (``rehandling``) while rounds remain; an appeal (``appealing``) is decided by the city
-hotline and closes the order. Withdrawal closes it at any time; so does the callback wait.
+Phases (lifecycle 2, the current behaviour):
+
+    awaiting_receipt -> received -> in_review -> in_handling -> result_review -> awaiting_callback -> closed
+
+A refused review or the lead unit's return sends the order back to ``received``; the platform's
+review of a result may send it back to the lead (``in_handling`` / ``rehandling``). A dissatisfied
+verdict opens re-handling (``rehandling``) while the rulebook's rounds remain; after the last
+dissatisfied verdict the order waits in ``appeal_window`` for the platform's appeal, without which
+it closes ``dissatisfied``; an appeal waits in ``appealing`` for the city hotline's decision or the
+appeal wait. Withdrawal closes it at any time; so does the callback wait. Every phase but
+``closed`` has an armed timer.
+
+Orders started before lifecycle 2 (lifecycle 1) keep the behaviour they started with: the
+completion clock from the city hotline's transfer, results and extension requests straight to the
+city hotline, an appeal only during re-handling, no reminders after a missed deadline.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -23,9 +36,9 @@ from domain.contract import Flag
 from domain.directory import ORGANISATIONS, can_handle
 from domain.errors import RefusalKind, Rejected
 from domain.machine import Machine, fmt, iso, require_phase, span
-from domain.machine import OutboxItem as OutboxItem  # TODO(13): importers move to domain.machine
 from domain.models import (
     ACTIONS,
+    CONFIDENTIAL_NOTE,
     Action,
     AppealDecision,
     AppealRecord,
@@ -36,10 +49,13 @@ from domain.models import (
     ContactReporter,
     Contribute,
     Contribution,
+    ContributionView,
     DeadlineState,
     ExtensionDecision,
     ExtensionRecord,
     FileAppeal,
+    ForwardExtension,
+    Handler,
     HandlingOrder,
     NewOrder,
     OrderStatus,
@@ -55,8 +71,11 @@ from domain.models import (
     ReturnOrder,
     ReturnToHotline,
     Review,
+    ReviewResult,
     Role,
     SubmitResult,
+    UnitAction,
+    UnitView,
     Verdict,
     Withdraw,
 )
@@ -70,20 +89,45 @@ SUPERVISOR: Final[dict[Platform, str]] = {Platform.CENTER: "dept-hotline", Platf
 
 HANDLING_PHASES: Final = {Phase.IN_HANDLING, Phase.REHANDLING}
 
+#: The behaviour versions an order can be bound to at start (``docs/rules.md``, "Running orders").
+LIFECYCLE_LEGACY: Final = 1
+LIFECYCLE: Final = 2
+
+#: What replaces a confidential reporter's name or phone in anything sent out.
+REDACTED: Final = "[reporter]"
+
 
 class Order(Machine):
     """One order's state and rules. Every public method takes ``now`` (aware) and is pure."""
 
     actions = ACTIONS
 
-    def __init__(self, new: NewOrder, rulebook: Rulebook, calendar: BusinessCalendar, now: datetime) -> None:
-        """Bind the rulebook, compute the receipt and completion deadlines, mark missed windows."""
+    def __init__(
+        self,
+        new: NewOrder,
+        rulebook: Rulebook,
+        calendar: BusinessCalendar,
+        now: datetime,
+        *,
+        lifecycle: int = LIFECYCLE,
+    ) -> None:
+        """Bind the rulebook and the behaviour version, compute the first deadlines, mark missed windows.
+
+        Args:
+            new: The order as transferred.
+            rulebook: The rulebook version bound for life.
+            calendar: The business calendar.
+            now: The instant the order starts.
+            lifecycle: The behaviour version bound for life (`LIFECYCLE` for new orders).
+        """
         super().__init__()
         self.new = new
         self.rulebook = rulebook
         #: the parameters for this order's category (per-category overrides applied)
         self.rules = rulebook.for_category(new.category)
         self.calendar = calendar
+        self.lifecycle = lifecycle
+        self.v2 = lifecycle >= LIFECYCLE
         self.phase = Phase.AWAITING_RECEIPT
         self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
@@ -102,13 +146,14 @@ class Order(Machine):
             dl.receipt_deadline(rulebook, calendar, t, tier=new.tier, category=new.category),
             label="receipt window",
         )
-        self._set_deadline(
-            dl.completion_deadline(rulebook, calendar, t, tier=new.tier, category=new.category),
-            label="completion deadline",
-        )
+        if not self.v2:  # lifecycle 1: the completion clock ran from the city hotline's transfer
+            self._set_deadline(
+                dl.completion_deadline(rulebook, calendar, t, tier=new.tier, category=new.category),
+                label="completion deadline",
+            )
         self.fire_due(now)
 
-    # -- the actions ------------------------------------------------------------------------------
+    # -- what the machine asks --------------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
@@ -116,10 +161,24 @@ class Order(Machine):
         return self.phase is Phase.CLOSED
 
     def _closed_refusal(self, name: str, now: datetime) -> str:
-        return f"{name} refused: the order is closed ({self.outcome}); nothing may change it"
+        when = f" at {iso(self.closed_at)}" if self.closed_at else ""
+        outcome = self.outcome.value if self.outcome else "closed"
+        return f"{name} refused: the order closed{when} ({outcome}); nothing may change it"
 
     def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {"order_no": self.new.order_no, **payload}
+
+    def _scrub(self, text: str) -> str:
+        """A confidential reporter's name and phone never leave in anything sent (Art. 8.2)."""
+        r = self.new.reporter
+        if not r.confidential:
+            return text
+        text = text.replace(r.name, REDACTED)
+        digits = re.sub(r"\D", "", r.phone)
+        if len(digits) >= 5:  # the phone however it is written: spaces, dashes, +86
+            pattern = r"\+?" + r"[\s-]*".join(re.escape(c) for c in digits)
+            text = re.sub(pattern, REDACTED, text)
+        return text
 
     # receive ---------------------------------------------------------------------------------
 
@@ -131,6 +190,32 @@ class Order(Machine):
         self._meet("receipt", now)
         self.phase = Phase.RECEIVED
         self._note(now, "received", a, "the platform checked the order in")
+        if self.v2:
+            self._open_dispatch_window(now)
+
+    def _open_dispatch_window(self, start: datetime) -> None:
+        """The platform's own step (our reading of 第一时间派遣): a reminder, then an escalation."""
+        first = dl.dispatch_deadline(
+            self.rulebook, self.calendar, start, tier=self.new.tier, category=self.new.category
+        )
+        second = dl.dispatch_deadline(
+            self.rulebook, self.calendar, first.due, tier=self.new.tier, category=self.new.category
+        )
+        supervisor = SUPERVISOR[self.new.platform]
+        self.deadlines["dispatch"] = DeadlineState(
+            kind="dispatch",
+            label="dispatch escalation",
+            warning_label="dispatch reminder",
+            start=first.start,
+            due=second.due,
+            warn_at=first.due,
+            explanation=f"{first.explanation}: reminder to the {self.new.platform.value} platform; one more "
+            f"window, {second.explanation}: escalation to {supervisor} (a reminder, not lateness)",
+            calendar_confirmed=first.calendar_confirmed and second.calendar_confirmed,
+            late_counts=False,
+        )
+        self._refresh_calendar_flag()
+        self.revision += 1
 
     # propose / review ------------------------------------------------------------------------
 
@@ -196,6 +281,21 @@ class Order(Machine):
             return
         self._note(now, "review_approved", a, a.comment or "approved")
         self.phase = Phase.IN_HANDLING
+        if self.v2:
+            self._meet("dispatch", now)
+            # Art. 8.4/8.5: the units' limits run from when the unit gets the handling order
+            self._set_deadline(
+                dl.completion_deadline(
+                    self.rulebook,
+                    self.calendar,
+                    now,
+                    tier=self.new.tier,
+                    category=self.new.category,
+                    started=f"dispatched to {proposal.lead_unit}",
+                ),
+                label="completion deadline",
+            )
+            self._note(now, "completion_set", None, f"due {iso(self.deadlines['completion'].due)}")
         for unit, role in [(proposal.lead_unit, "lead")] + [(u, "assisting") for u in proposal.assisting_units]:
             self._dispatch(unit, role, now)
 
@@ -208,11 +308,12 @@ class Order(Machine):
         completion = self._current_completion()
         due = self.deadlines[completion].due if completion else None
         self._note(now, "dispatched", None, f"handling order dispatched to {unit} ({role})")
+        lead = "" if role == "lead" or not self.v2 else f"; {self._lead_unit()} leads"
         self._notify(
             now,
             unit,
             "dispatch",
-            f"new handling order ({role}); complete by {fmt(due) if due else '-'}; "
+            f"new handling order ({role}{lead}); complete by {fmt(due) if due else '-'}; "
             f"a return is possible until {fmt(window.due)}",
             due=due,
         )
@@ -232,10 +333,14 @@ class Order(Machine):
 
     def _check_contact_reporter(self, a: ContactReporter, now: datetime) -> None:
         require_phase("contact_reporter", self.phase, HANDLING_PHASES)
-        self._require_assigned("contact_reporter", a)
-        self._require_not_future("contact_reporter", "at", a.at, now)
+        x = self._require_assigned("contact_reporter", a)
+        if self.v2:
+            self._require_honest_instant("contact_reporter", "at", a.at, x, now)
+        else:
+            self._require_not_future("contact_reporter", "at", a.at, now)
 
     def _apply_contact_reporter(self, a: ContactReporter, now: datetime) -> None:
+        self._name_handler(a, now)
         contact = Contact(at=a.at, method=a.method, note=a.note, recorded_at=now, round=self.rehandling_round)
         self._update_assignment(a.actor.org, lambda x: {"contacts": [*x.contacts, contact]})
         self._note(now, "reporter_contacted", a, f"{a.method.value} at {iso(a.at)}")
@@ -253,19 +358,24 @@ class Order(Machine):
 
     def _apply_return_order(self, a: ReturnOrder, now: datetime) -> None:
         unit = a.actor.org
-        lead = self._assignment(unit)
-        assert lead is not None
+        self._name_handler(a, now)
+        returned = self._assignment(unit)
+        assert returned is not None
         self._end_assignment(unit, "returned", now, a.reason, basis=a.basis)
         self._note(now, "unit_returned", a, f"{unit} returned its handling order: {a.reason} (basis: {a.basis})")
         self._notify(now, self.new.platform.value, "unit_returned", f"{unit} returned the order: {a.reason}")
-        if lead.role == "lead":
+        if returned.role == "lead":
             for other in self._active():
                 self._end_assignment(other.unit, "released", now, f"the lead unit {unit} returned the order")
             self.phase = Phase.RECEIVED
             self._note(now, "back_to_platform", None, "the lead unit returned it: re-propose or return it")
+            if self.v2:
+                self._end_pending_extension(now, f"{unit} returned the order")
+                self._close_deadline("completion", now)
+                self._open_dispatch_window(now)
 
     def _check_contribute(self, a: Contribute, now: datetime) -> None:
-        require_phase("contribute", self.phase, {Phase.IN_HANDLING})
+        require_phase("contribute", self.phase, HANDLING_PHASES if self.v2 else {Phase.IN_HANDLING})
         assignment = self._require_assigned("contribute", a)
         if assignment.role != "assisting":
             raise Rejected(
@@ -273,15 +383,16 @@ class Order(Machine):
             )
 
     def _apply_contribute(self, a: Contribute, now: datetime) -> None:
-        contribution = Contribution(at=now, content=a.content)
+        self._name_handler(a, now)
+        contribution = Contribution(at=now, content=a.content, round=self.rehandling_round)
         self._update_assignment(a.actor.org, lambda x: {"contributions": [*x.contributions, contribution]})
         self._note(now, "contributed", a, a.content)
         lead = self._lead()
         if lead is not None:
-            self._notify(now, lead.unit, "contribution", f"{a.actor.org} contributed")
+            self._notify(now, lead.unit, "contribution", f"{a.actor.org} contributed: {a.content}")
 
     def _check_release_assisting_unit(self, a: ReleaseAssistingUnit, now: datetime) -> None:
-        require_phase("release_assisting_unit", self.phase, {Phase.IN_HANDLING})
+        require_phase("release_assisting_unit", self.phase, HANDLING_PHASES if self.v2 else {Phase.IN_HANDLING})
         self._require_operator("release_assisting_unit", a)
         x = self._assignment(a.unit)
         if x is None or x.state != "active" or x.role != "assisting":
@@ -301,10 +412,13 @@ class Order(Machine):
 
     def _check_request_extension(self, a: RequestExtension, now: datetime) -> None:
         require_phase("request_extension", self.phase, HANDLING_PHASES)
-        self._require_lead("request_extension", a)
-        if self._pending_extension() is not None:
+        lead = self._require_lead("request_extension", a)
+        pending = self._pending_extension()
+        if pending is not None:
+            where = "the platform" if pending.waits_at == "platform" else "the city hotline"
             raise Rejected(
-                "request_extension refused: an extension is already pending with the city hotline",
+                f"request_extension refused: an extension is already pending with {where} "
+                f"(asked {iso(pending.requested_at)})",
                 RefusalKind.PRECONDITION,
             )
         key = self._current_completion()
@@ -322,44 +436,110 @@ class Order(Machine):
                 f"current {key} deadline {iso(current.due)}",
                 RefusalKind.INVALID_PAYLOAD,
             )
-        self._require_not_future("request_extension", "reporter_notified_at", a.reporter_notified_at, now)
+        if self.v2:
+            self._require_honest_instant("request_extension", "reporter_notified_at", a.reporter_notified_at, lead, now)
+        else:
+            self._require_not_future("request_extension", "reporter_notified_at", a.reporter_notified_at, now)
 
     def _apply_request_extension(self, a: RequestExtension, now: datetime) -> None:
+        self._name_handler(a, now)
         key = self._current_completion()
         assert key is not None
+        current = self.deadlines[key].due
         self.extensions.append(
             ExtensionRecord(
                 requested_at=now,
                 by=a.actor,
                 deadline=key,
                 reason=a.reason,
-                current_due=self.deadlines[key].due,
+                current_due=current,
                 requested_due=a.requested_due,
                 reporter_notified_at=a.reporter_notified_at,
                 written_reply=a.written_reply,
+                waits_at="platform" if self.v2 else "hotline",
             )
         )
         self._flag(Flag.EXTENSION_PENDING)
         self._note(now, "extension_requested", a, f"to {iso(a.requested_due)}: {a.reason}")
+        if self.v2:  # Art. 8.6: the unit replies in writing to the platform, which applies
+            self._notify(
+                now,
+                self.new.platform.value,
+                "extension_request",
+                f"{a.actor.org} asks to extend {key} from {fmt(current)} to {fmt(a.requested_due)}: {a.reason}; "
+                f"written reply: {a.written_reply}; forward it to the city hotline or decline it",
+                due=current,
+            )
+            return
+        self._apply_for_extension(self.extensions[-1], now)
+
+    def _apply_for_extension(self, e: ExtensionRecord, now: datetime) -> None:
         self._to_hotline(
             now,
             "extension_application",
-            f"extension applied for: {key} from {iso(self.deadlines[key].due)} to {iso(a.requested_due)}",
+            f"extension applied for: {e.deadline} from {iso(e.current_due)} to {iso(e.requested_due)}",
             {
-                "deadline": key,
-                "current_due": iso(self.deadlines[key].due),
-                "requested_due": a.requested_due.isoformat(),
-                "reason": a.reason,
-                "reporter_notified_at": a.reporter_notified_at.isoformat(),
-                "written_reply": a.written_reply,
+                "deadline": e.deadline,
+                "current_due": iso(e.current_due),
+                "requested_due": e.requested_due.isoformat(),
+                "reason": e.reason,
+                "reporter_notified_at": e.reporter_notified_at.isoformat(),
+                "written_reply": e.written_reply,
+                **({"requested_at": iso(e.requested_at), "platform_note": e.platform_note} if self.v2 else {}),
             },
+        )
+
+    def _check_forward_extension(self, a: ForwardExtension, now: datetime) -> None:
+        if not self.v2:
+            raise Rejected(
+                "forward_extension refused: this order started under lifecycle 1, whose extension requests go "
+                "straight to the city hotline; allowed: extension_decision by the city hotline",
+                RefusalKind.WRONG_PHASE,
+            )
+        self._require_operator("forward_extension", a)
+        pending = self._pending_extension()
+        if pending is None or pending.waits_at != "platform":
+            also = (
+                f"; the request of {iso(pending.requested_at)} waits for the city hotline's decision"
+                if pending is not None
+                else ""
+            )
+            raise Rejected(
+                f"forward_extension refused: no extension request waits at the platform{also}",
+                RefusalKind.PRECONDITION,
+            )
+
+    def _apply_forward_extension(self, a: ForwardExtension, now: datetime) -> None:
+        pending = self._pending_extension()
+        assert pending is not None
+        i = self.extensions.index(pending)
+        lead = pending.by.org
+        if a.forward:
+            self.extensions[i] = pending.model_copy(
+                update={"waits_at": "hotline", "forwarded_at": now, "forwarded_by": a.actor, "platform_note": a.note}
+            )
+            self._note(now, "extension_forwarded", a, a.note or "applied to the city hotline")
+            self._apply_for_extension(self.extensions[i], now)
+            self._notify(now, lead, "extension_forwarded", "your extension request went to the city hotline")
+            return
+        self.extensions[i] = pending.model_copy(
+            update={"decision": "declined", "decided_at": now, "waits_at": None, "platform_note": a.note}
+        )
+        self._unflag(Flag.EXTENSION_PENDING)
+        self._note(now, "extension_declined", a, a.note)
+        self._notify(
+            now,
+            lead,
+            "extension_decision",
+            f"extension declined by the platform: {a.note}; the deadline {fmt(pending.current_due)} stands",
         )
 
     def _check_extension_decision(self, a: ExtensionDecision, now: datetime) -> None:
         self._require_hotline("extension_decision", a)
         pending = self._pending_extension()
-        if pending is None:
-            raise Rejected("extension_decision refused: no extension is pending", RefusalKind.PRECONDITION)
+        if pending is None or pending.waits_at != "hotline":
+            also = " (a request waits at the platform, which has not forwarded it)" if pending is not None else ""
+            raise Rejected(f"extension_decision refused: no extension is pending{also}", RefusalKind.PRECONDITION)
         if a.approved and a.approved_due is not None and a.approved_due <= pending.current_due:
             raise Rejected(
                 f"extension_decision refused: approved_due {iso(a.approved_due)} is not later than "
@@ -377,26 +557,24 @@ class Order(Machine):
                 "decided_at": now,
                 "approved_due": a.approved_due,
                 "note": a.note,
+                "waits_at": None,
             }
         )
         self._unflag(Flag.EXTENSION_PENDING)
         lead = self._lead()
         if a.approved and a.approved_due is not None:
-            d = self.deadlines[pending.deadline]
             new_due = a.approved_due.astimezone(SHANGHAI)
-            self.deadlines[pending.deadline] = d.model_copy(
-                update={
-                    "due": new_due,
-                    "warn_at": self._warn_at(d.start, new_due),
-                    "warned_at": None if d.overdue_since is None else d.warned_at,
-                    # an approved instant depends on no calendar
-                    "calendar_confirmed": True,
-                    "explanation": f"{d.explanation}; extended by the city hotline at {fmt(now)}: "
-                    f"{fmt(d.due)} -> {fmt(new_due)}",
-                }
+            old = self.deadlines[pending.deadline]
+            lifted = (
+                self._extend(pending.deadline, new_due, now) if self.v2 else self._extend_legacy(pending, new_due, now)
             )
-            self._refresh_calendar_flag()
-            self._note(now, "extension_approved", a, f"{pending.deadline}: {iso(d.due)} -> {iso(new_due)}")
+            detail = f"{pending.deadline}: {iso(old.due)} -> {iso(new_due)}"
+            if lifted:
+                detail += (
+                    f"; the overdue mark raised at {iso(old.due)} is lifted: the extension was asked for on time "
+                    f"({iso(pending.requested_at)}) and approved, as if in force all along"
+                )
+            self._note(now, "extension_approved", a, detail)
             text = f"extension approved: complete by {fmt(new_due)}"
         else:
             self._note(now, "extension_refused", a, a.note or "the deadline stands")
@@ -404,7 +582,65 @@ class Order(Machine):
         for org in [self.new.platform.value, *([lead.unit] if lead else [])]:
             self._notify(now, org, "extension_decision", text)
 
-    # result, callback, appeal ----------------------------------------------------------------
+    def _extend_legacy(self, pending: ExtensionRecord, new_due: datetime, now: datetime) -> bool:
+        d = self.deadlines[pending.deadline]
+        self.deadlines[pending.deadline] = d.model_copy(
+            update={
+                "due": new_due,
+                "warn_at": self._warn_at(d.start, new_due),
+                "warned_at": None if d.overdue_since is None else d.warned_at,
+                # an approved instant depends on no calendar
+                "calendar_confirmed": True,
+                "explanation": f"{d.explanation}; extended by the city hotline at {fmt(now)}: "
+                f"{fmt(d.due)} -> {fmt(new_due)}",
+            }
+        )
+        self._refresh_calendar_flag()
+        return False
+
+    def _extend(self, key: str, new_due: datetime, now: datetime) -> bool:
+        """The approved instant replaces the deadline as if in force all along (Art. 8.6).
+
+        The warning and the end are re-armed for it; an overdue mark raised between the old deadline
+        and the decision is lifted (the request was made before the old deadline, which `request_extension`
+        requires). Returns whether a mark was lifted.
+        """
+        d = self.deadlines[key]
+        warn_at = self._warn_at(d.start, new_due)
+        lifted = d.overdue_since is not None
+        self.deadlines[key] = d.model_copy(
+            update={
+                "due": new_due,
+                "warn_at": warn_at,
+                "warned_at": None if warn_at > now else d.warned_at,
+                "overdue_since": None,
+                "overdue_lifted_at": now if lifted else d.overdue_lifted_at,
+                "next_reminder_at": None,
+                # an approved instant depends on no calendar
+                "calendar_confirmed": True,
+                "explanation": f"{d.explanation}; extended by the city hotline at {fmt(now)}: "
+                f"{fmt(d.due)} -> {fmt(new_due)}",
+            }
+        )
+        if lifted:
+            self._refresh_late_flag(_kind(key))
+        self._refresh_calendar_flag()
+        self.revision += 1
+        return lifted
+
+    def _end_pending_extension(self, now: datetime, why: str) -> None:
+        """A return, a withdrawal or the order's close ends a pending request (it moves nothing later)."""
+        pending = self._pending_extension()
+        if pending is None:
+            return
+        i = self.extensions.index(pending)
+        self.extensions[i] = pending.model_copy(
+            update={"decision": "ended", "decided_at": now, "waits_at": None, "note": why}
+        )
+        self._unflag(Flag.EXTENSION_PENDING)
+        self._note(now, "extension_ended", None, f"the pending extension request ends: {why}")
+
+    # result and its review -------------------------------------------------------------------
 
     def _check_submit_result(self, a: SubmitResult, now: datetime) -> None:
         require_phase("submit_result", self.phase, HANDLING_PHASES)
@@ -424,9 +660,13 @@ class Order(Machine):
                     "every assisting unit contributed or was released (Article 9)",
                     RefusalKind.PRECONDITION,
                 )
-        self._require_not_future("submit_result", "reporter_informed_at", a.reporter_informed_at, now)
+        if self.v2:
+            self._require_honest_instant("submit_result", "reporter_informed_at", a.reporter_informed_at, lead, now)
+        else:
+            self._require_not_future("submit_result", "reporter_informed_at", a.reporter_informed_at, now)
 
     def _apply_submit_result(self, a: SubmitResult, now: datetime) -> None:
+        self._name_handler(a, now)
         self.results.append(
             ResultRecord(
                 at=now,
@@ -438,25 +678,84 @@ class Order(Machine):
             )
         )
         key = self._current_completion()
-        if key is not None:
+        if not self.v2 and key is not None:
             self._meet(key, now)
         pending = self._pending_extension()
         if pending is not None:  # the result makes the application moot
             i = self.extensions.index(pending)
-            self.extensions[i] = pending.model_copy(update={"decision": "moot", "decided_at": now})
+            self.extensions[i] = pending.model_copy(update={"decision": "moot", "decided_at": now, "waits_at": None})
             self._unflag(Flag.EXTENSION_PENDING)
         for x in self._active():
             self._close_deadline(f"return:{x.unit}", now)
-        self.phase = Phase.AWAITING_CALLBACK
         self._note(now, "result_submitted", a, a.result)
+        if not self.v2:
+            self._reply(self.results[-1], now)
+            return
+        # Art. 6.2: the platform collects the result and replies (第一时间回复, 确保办理质量)
+        if key is not None:
+            self.deadlines[key] = self.deadlines[key].model_copy(update={"paused_at": now})
+        self.phase = Phase.RESULT_REVIEW
+        n = len(self.results)
+        review = dl.result_review_deadline(
+            self.rulebook, self.calendar, now, tier=self.new.tier, category=self.new.category
+        )
+        self._set_deadline(review, key=f"result_review_{n}", label="result review")
+        self._notify(
+            now,
+            self.new.platform.value,
+            "result_review",
+            f"the result of {a.actor.org} waits for your review by {fmt(review.due)}: {a.result}",
+            due=review.due,
+        )
+
+    def _check_review_result(self, a: ReviewResult, now: datetime) -> None:
+        if self.phase is not Phase.RESULT_REVIEW:
+            raise Rejected(
+                f"review_result refused: no result waits for review (the order is {self.phase.value}); "
+                "allowed only when result_review",
+                RefusalKind.WRONG_PHASE,
+            )
+        self._require_operator("review_result", a)
+
+    def _apply_review_result(self, a: ReviewResult, now: datetime) -> None:
+        result = self.results[-1]
+        self.results[-1] = result.model_copy(
+            update={"reviewed_at": now, "approved": a.approved, "review_comment": a.comment, "reviewed_by": a.actor}
+        )
+        self._meet(f"result_review_{len(self.results)}", now)
+        key = self._current_completion()
+        if a.approved:
+            if key is not None:
+                # lateness is judged at the accepted submission, not at the review
+                self.deadlines[key] = self.deadlines[key].model_copy(update={"paused_at": None})
+                self._meet(key, result.at)
+            self._note(now, "result_approved", a, a.comment or "replied to the city hotline")
+            self._reply(self.results[-1], now)
+            return
+        if key is not None:  # the unit's clock runs on: the review time is not added to it
+            self.deadlines[key] = self.deadlines[key].model_copy(update={"paused_at": None})
+        self.phase = Phase.REHANDLING if self.rehandling_round else Phase.IN_HANDLING
+        self._note(now, "result_sent_back", a, a.comment)
+        due = self.deadlines[key].due if key else None
+        self._notify(
+            now,
+            result.by.org,
+            "result_sent_back",
+            f"your result was sent back by the platform: {a.comment}" + (f"; complete by {fmt(due)}" if due else ""),
+            due=due,
+        )
+
+    def _reply(self, result: ResultRecord, now: datetime) -> None:
+        """The reply to the city hotline; the order then waits for its callback."""
+        self.phase = Phase.AWAITING_CALLBACK
         self._to_hotline(
             now,
             "reply",
             f"reply to the city hotline (round {self.rehandling_round})",
             {
                 "round": self.rehandling_round,
-                "result": a.result,
-                "reporter_informed_at": a.reporter_informed_at.isoformat(),
+                "result": result.result,
+                "reporter_informed_at": result.reporter_informed_at.isoformat(),
             },
         )
         wait = self.rules.callback_wait
@@ -476,29 +775,40 @@ class Order(Machine):
             late_counts=False,
         )
 
+    # callback, appeal ------------------------------------------------------------------------
+
     def _check_callback(self, a: Callback, now: datetime) -> None:
         self._require_hotline("callback", a)
+        if self.v2 and self.phase is Phase.APPEALING and self._callback_open():
+            return  # an appeal filed while the re-handling callback was awaited
         require_phase("callback", self.phase, {Phase.AWAITING_CALLBACK})
+
+    def _callback_open(self) -> bool:
+        d = self.deadlines.get(f"callback_{self.rehandling_round}")
+        return d is not None and d.met_at is None and d.closed_at is None
 
     def _apply_callback(self, a: Callback, now: datetime) -> None:
         self.callbacks.append(CallbackRecord(at=now, round=self.rehandling_round, verdict=a.verdict, note=a.note))
         self._meet(f"callback_{self.rehandling_round}", now)
         self._note(now, "callback", a, f"{a.verdict.value}: {a.note}".rstrip(": "))
+        appealing = self.phase is Phase.APPEALING
         if a.verdict is not Verdict.DISSATISFIED:
+            if appealing:
+                self._note(now, "appeal_moot", None, f"the reporter is {a.verdict.value}: the appeal is moot")
             self._close(now, Outcome(a.verdict.value))
             return
         self._flag(Flag.DISSATISFIED)
-        lead = self._lead_unit()
-        if self.rehandling_round >= self.rules.rehandling_rounds:
-            self._note(
-                now,
-                "rehandling_exhausted",
-                None,
-                f"dissatisfied after {self.rehandling_round} re-handling rounds (the rulebook allows "
-                f"{self.rules.rehandling_rounds})",
-            )
-            self._close(now, Outcome.DISSATISFIED)
+        if appealing:
+            self._note(now, "appeal_pending", None, "dissatisfied again; the appeal stays with the city hotline")
+            self._notify(now, self.new.platform.value, "callback", f"dissatisfied again: {a.note}; the appeal stays")
             return
+        if self.rehandling_round >= self.rules.rehandling_rounds:
+            self._last_dissatisfied(a, now)
+            return
+        self._open_rehandling(a, now)
+
+    def _open_rehandling(self, a: Callback, now: datetime) -> None:
+        lead = self._lead_unit()
         self.rehandling_round += 1
         self.round_started_at = now
         self.phase = Phase.REHANDLING
@@ -506,40 +816,104 @@ class Order(Machine):
         key = f"rehandling_{self.rehandling_round}"
         self._set_deadline(d, key=key, label=f"re-handling deadline {self.rehandling_round}")
         self._note(now, "rehandling_opened", None, f"round {self.rehandling_round} by {lead}; due {iso(d.due)}")
-        for org in [lead, self.new.platform.value]:
-            self._notify(
-                now,
-                org,
-                "rehandling",
-                f"dissatisfied callback: re-handle (round {self.rehandling_round}) by {fmt(d.due)}",
-                due=d.due,
-            )
+        why = f": {a.note}" if a.note else ""
+        text = f"dissatisfied callback{why}; re-handle (round {self.rehandling_round}) by {fmt(d.due)}"
+        # Article 7.2: the units re-handle; assisting units stay on the order (lifecycle 2)
+        units = [x.unit for x in self._active()] if self.v2 else [lead]
+        for org in dict.fromkeys([*units, self.new.platform.value]):
+            self._notify(now, org, "rehandling", text, due=d.due)
+
+    def _last_dissatisfied(self, a: Callback, now: datetime) -> None:
+        self._note(
+            now,
+            "rehandling_exhausted",
+            None,
+            f"dissatisfied after {self.rehandling_round} re-handling rounds (the rulebook allows "
+            f"{self.rules.rehandling_rounds})",
+        )
+        if not self.v2:
+            self._close(now, Outcome.DISSATISFIED)
+            return
+        window = dl.appeal_window_deadline(self.rulebook, self.calendar, now, category=self.new.category)
+        self._set_deadline(window, key="appeal_window", label="appeal window", late_counts=False)
+        self.phase = Phase.APPEAL_WINDOW
+        self._notify(
+            now,
+            self.new.platform.value,
+            "appeal_window",
+            f"dissatisfied{f': {a.note}' if a.note else ''}; you may file an appeal with the units' materials "
+            f"until {fmt(window.due)} (Art. 6.3); without one the order closes dissatisfied",
+            due=window.due,
+        )
 
     def _check_file_appeal(self, a: FileAppeal, now: datetime) -> None:
-        require_phase("file_appeal", self.phase, {Phase.REHANDLING})
+        if self.v2:
+            after_rehandling = self.phase is Phase.AWAITING_CALLBACK and self.rehandling_round >= 1
+            if not (after_rehandling or self.phase is Phase.APPEAL_WINDOW):
+                raise Rejected(
+                    f"file_appeal refused: the order is {self.phase.value}; allowed after a re-handling result "
+                    "was accepted (awaiting_callback in a re-handling round) and until the appeal window after "
+                    "the last dissatisfied verdict closes (appeal_window)",
+                    RefusalKind.WRONG_PHASE,
+                )
+            window = self.deadlines.get("appeal_window")
+            if self.phase is Phase.APPEAL_WINDOW and window is not None and now >= window.due:
+                raise Rejected(
+                    f"file_appeal refused: the appeal window closed at {iso(window.due)}", RefusalKind.WINDOW_CLOSED
+                )
+        else:
+            require_phase("file_appeal", self.phase, {Phase.REHANDLING})
         self._require_operator("file_appeal", a)
         if self.appeal is not None:
-            raise Rejected("file_appeal refused: an appeal was already filed for this order", RefusalKind.PRECONDITION)
+            raise Rejected(
+                f"file_appeal refused: an appeal was already filed for this order at {iso(self.appeal.filed_at)}",
+                RefusalKind.PRECONDITION,
+            )
 
     def _apply_file_appeal(self, a: FileAppeal, now: datetime) -> None:
         self.appeal = AppealRecord(filed_at=now, by=a.actor, reason=a.reason, materials=list(a.materials))
-        # re-handling stops while the city hotline decides; its decision closes the order
-        self._close_deadline(f"rehandling_{self.rehandling_round}", now)
-        self._refresh_calendar_flag()
+        if self.v2:
+            self._meet("appeal_window", now)
+        else:
+            # lifecycle 1: re-handling stops while the city hotline decides; its decision closes the order
+            self._close_deadline(f"rehandling_{self.rehandling_round}", now)
+            self._refresh_calendar_flag()
         self.phase = Phase.APPEALING
         self._flag(Flag.APPEALED)
         self._note(now, "appeal_filed", a, a.reason)
         materials = list(a.materials) + [m for r in self.results for m in r.appeal_materials]
         self._to_hotline(now, "appeal", f"appeal: {a.reason}", {"reason": a.reason, "materials": materials})
+        if self.v2:
+            wait = self.rules.appeal_wait
+            due = (now + wait).astimezone(SHANGHAI)
+            self._set_deadline(
+                dl.ComputedDeadline(
+                    kind="appeal_wait",
+                    start=now,
+                    due=due,
+                    explanation=f"appeal wait: filed {fmt(now)}; the rulebook's appeal wait of {span(wait)} "
+                    f"(our own default) -> closes appeal_unanswered at {fmt(due)}; reminder to "
+                    f"{SUPERVISOR[self.new.platform]} at {self.rules.warning_fraction:.0%}",
+                    calendar_confirmed=True,
+                    rulebook=self.rulebook.id,
+                ),
+                key="appeal_wait",
+                label="appeal wait",
+                late_counts=False,
+            )
 
     def _check_appeal_decision(self, a: AppealDecision, now: datetime) -> None:
         self._require_hotline("appeal_decision", a)
         if self.phase is not Phase.APPEALING:
-            raise Rejected("appeal_decision refused: no appeal is pending", RefusalKind.PRECONDITION)
+            raise Rejected(
+                f"appeal_decision refused: no appeal is pending (the order is {self.phase.value})",
+                RefusalKind.PRECONDITION,
+            )
 
     def _apply_appeal_decision(self, a: AppealDecision, now: datetime) -> None:
         assert self.appeal is not None
         self.appeal = self.appeal.model_copy(update={"upheld": a.upheld, "decided_at": now, "note": a.note})
+        self._meet("appeal_wait", now)
         self._note(
             now,
             "appeal_decided",
@@ -550,7 +924,7 @@ class Order(Machine):
             now,
             self.new.platform.value,
             "appeal_decision",
-            "appeal " + ("upheld" if a.upheld else "rejected"),
+            "appeal " + ("upheld" if a.upheld else "rejected") + (f": {a.note}" if a.note else ""),
         )
         self._close(now, Outcome.APPEAL_UPHELD if a.upheld else Outcome.APPEAL_REJECTED)
 
@@ -569,37 +943,89 @@ class Order(Machine):
         d = self.deadlines[key]
         self.deadlines[key] = d.model_copy(update={"warned_at": now})
         left = d.due - now
+        kind = _kind(key)
+        if kind == "dispatch":
+            text = f"dispatch reminder: the order has not been dispatched to a unit; escalation at {fmt(d.due)}"
+            self._note(now, "dispatch_reminder", None, text)
+            self._notify(now, self.new.platform.value, "dispatch_reminder", text, due=d.due)
+            return
         text = f"{d.label}: {self.rules.warning_fraction:.0%} of the window has passed; due {fmt(d.due)}"
         if left > timedelta(0):
             text += f" (in {span(left)})"
-        self._note(now, f"{_kind(key)}_warning", None, text)
-        for org in self._responsible(key):
-            self._notify(now, org, f"{_kind(key)}_warning", text, due=d.due)
+        self._note(now, f"{kind}_warning", None, text)
+        for org in self._responsible(key, escalation=False):
+            self._notify(now, org, f"{kind}_warning", text, due=d.due)
 
     def _overdue(self, key: str, now: datetime) -> None:
         d = self.deadlines[key]
         self.deadlines[key] = d.model_copy(update={"overdue_since": d.due})
-        if key.startswith("return:"):
+        kind = _kind(key)
+        if kind == "return":
             self._note(now, "return_window_closed", None, f"{d.label} closed at {iso(d.due)}")
             return
-        if key.startswith("callback_"):
-            self._note(now, "no_callback", None, f"no callback within {self.rules.callback_wait.days} days")
+        if kind == "callback":
+            text = f"no callback within {self.rules.callback_wait.days} days"
+            if self.phase is Phase.APPEALING:
+                self._note(now, "no_callback", None, f"{text}; the appeal stays with the city hotline")
+                return
+            self._note(now, "no_callback", None, text)
             self._close(now, Outcome.NO_CALLBACK)
             return
-        self._flag(Flag(f"{_kind(key)}_late"))
-        text = f"{d.label} missed: it was due {fmt(d.due)}"
-        self._note(now, f"{_kind(key)}_overdue", None, text)
-        for org in self._responsible(key):
-            self._notify(now, org, f"{_kind(key)}_overdue", text, due=d.due)
+        if kind == "appeal_window":
+            self._note(now, "appeal_window_closed", None, f"no appeal by {iso(d.due)}: the dissatisfied verdict stands")
+            self._close(now, Outcome.DISSATISFIED)
+            return
+        if kind == "appeal_wait":
+            text = f"no appeal decision by {fmt(d.due)}: closed appeal_unanswered"
+            self._note(now, "appeal_unanswered", None, text)
+            for org in self._responsible(key, escalation=True):
+                self._notify(now, org, "appeal_unanswered", text)
+            self._close(now, Outcome.APPEAL_UNANSWERED)
+            return
+        if d.late_counts:
+            self._flag(Flag(f"{kind}_late"))
+        event = "dispatch_escalation" if kind == "dispatch" else f"{kind}_overdue"
+        text = (
+            f"not dispatched to a unit by {fmt(d.due)}: escalated"
+            if kind == "dispatch"
+            else f"{d.label} missed: it was due {fmt(d.due)}"
+        )
+        self._note(now, event, None, text)
+        for org in self._responsible(key, escalation=True):
+            self._notify(now, org, event, text, due=d.due)
+        if self.v2:  # never stuck: remind until it is met
+            self.deadlines[key] = self.deadlines[key].model_copy(update={"next_reminder_at": self._next_reminder(now)})
 
-    def _responsible(self, key: str) -> list[str]:
-        """Who hears of a deadline's warning or overdue: the responsible unit and supervision."""
+    def _remind(self, key: str, now: datetime) -> None:
+        d = self.deadlines[key]
+        n = d.reminders + 1
+        self.deadlines[key] = d.model_copy(update={"reminders": n, "next_reminder_at": self._next_reminder(now)})
+        kind = _kind(key)
+        what = "not dispatched to a unit" if kind == "dispatch" else f"{d.label} still not met"
+        text = f"{what}: overdue since {fmt(d.due)} (reminder {n})"
+        for org in self._responsible(key, escalation=True):
+            self._notify(now, org, f"{kind}_reminder", text, due=d.due)
+        self.revision += 1
+
+    def _next_reminder(self, now: datetime) -> datetime:
+        t = (now + self.rules.overdue_reminder_interval).astimezone(SHANGHAI)
+        if self.calendar.in_working_period(t, start=self.rules.work_start, end=self.rules.work_end):
+            return t
+        return self.calendar.next_work_start(t, start=self.rules.work_start)
+
+    def _responsible(self, key: str, *, escalation: bool) -> list[str]:
+        """Who hears of a deadline's warning or end: the responsible party, and supervision."""
         platform = self.new.platform.value
         supervisor = SUPERVISOR[self.new.platform]
-        if key == "receipt":
+        kind = _kind(key)
+        if kind == "receipt":
             return list(dict.fromkeys([platform, supervisor]))
-        if key.startswith("return:"):
+        if kind == "return":
             return [key.split(":", 1)[1]]
+        if kind in {"dispatch", "result_review", "appeal_window"}:
+            return list(dict.fromkeys([platform, supervisor])) if escalation else [platform]
+        if kind == "appeal_wait":
+            return list(dict.fromkeys([supervisor, platform]))
         lead = self._lead()
         return list(dict.fromkeys([*([lead.unit] if lead else []), platform, supervisor]))
 
@@ -633,15 +1059,21 @@ class Order(Machine):
         return changed
 
     def _recompute(self, key: str, d: DeadlineState) -> dl.ComputedDeadline | None:
-        args = {"tier": self.new.tier, "category": self.new.category}
+        tier, category = self.new.tier, self.new.category
+        extended = any(e.decision == "approved" and e.deadline == key for e in self.extensions)
         if key == "receipt":
-            return dl.receipt_deadline(self.rulebook, self.calendar, d.start, **args)  # type: ignore[arg-type]
-        if key == "completion" and not any(e.decision == "approved" and e.deadline == key for e in self.extensions):
-            return dl.completion_deadline(self.rulebook, self.calendar, d.start, **args)  # type: ignore[arg-type]
-        if key.startswith("rehandling_") and not any(
-            e.decision == "approved" and e.deadline == key for e in self.extensions
-        ):
-            return dl.rehandling_deadline(self.rulebook, self.calendar, d.start, **args)  # type: ignore[arg-type]
+            return dl.receipt_deadline(self.rulebook, self.calendar, d.start, tier=tier, category=category)
+        if key == "completion" and not extended:
+            started = {"started": f"dispatched to {self._lead_unit()}"} if self.v2 else {}
+            return dl.completion_deadline(
+                self.rulebook, self.calendar, d.start, tier=tier, category=category, **started
+            )
+        if key.startswith("rehandling_") and not extended:
+            return dl.rehandling_deadline(self.rulebook, self.calendar, d.start, tier=tier, category=category)
+        if key.startswith("result_review_"):
+            return dl.result_review_deadline(self.rulebook, self.calendar, d.start, tier=tier, category=category)
+        if key == "appeal_window":
+            return dl.appeal_window_deadline(self.rulebook, self.calendar, d.start, category=category)
         return None
 
     # -- views --------------------------------------------------------------------------------
@@ -650,6 +1082,7 @@ class Order(Machine):
         """The `status` query's answer."""
         return OrderStatus(
             **self._identity(self.new, self.rulebook),
+            lifecycle=self.lifecycle,
             phase=self.phase,
             outcome=self.outcome,
             closed_at=self.closed_at,
@@ -665,6 +1098,7 @@ class Order(Machine):
             rehandling_round=self.rehandling_round,
             appeal=self.appeal,
             rejected_actions=list(self.rejected),
+            rejected_total=self.rejected_total,
             timeline=list(self.timeline),
         )
 
@@ -692,16 +1126,21 @@ class Order(Machine):
         )
 
     def handling_order(self, unit: Any) -> HandlingOrder:
-        """What ``unit`` sees of the order (Article 8.2: no name or phone when confidential).
+        """What ``unit`` sees of the order (承办工单, Articles 8.2, 8.4 and 9).
+
+        Every unit sees the lead, the other units and their handlers, its own deadlines and the
+        latest callback verdict with its note; the lead sees every contribution in full. A
+        confidential reporter's name is never shown; the phone is shown to a unit while it is
+        assigned (it must call, Art. 8.4), marked confidential.
 
         Raises:
-            Rejected: ``unit`` was never assigned to this order.
+            Rejected: ``unit`` is no org id, or was never assigned to this order.
         """
         if not isinstance(unit, str) or unit not in ORGANISATIONS:
             raise Rejected(
                 f"handling_order refused: {unit!r} is not an org id of the directory", RefusalKind.INVALID_PAYLOAD
             )
-        x = next((y for y in reversed(self.assignments) if y.unit == unit), None)
+        x = self._assignment(unit)
         if x is None:
             raise Rejected(
                 f"handling_order refused: {unit} is not assigned to order {self.new.order_no}", RefusalKind.NO_STANDING
@@ -709,8 +1148,28 @@ class Order(Machine):
         key = self._current_completion()
         d = self.deadlines.get(key) if key else None
         n = self.new
-        hide = n.reporter.confidential
+        confidential = n.reporter.confidential
+        active = x.state == "active" and not self.closed
         approved = next((p for p in reversed(self.proposals) if p.approved), None)
+        is_lead = x.role == "lead"
+        own: dict[str, DeadlineState] = {}
+        if f"return:{unit}" in self.deadlines:
+            own[f"return:{unit}"] = self.deadlines[f"return:{unit}"]
+        if key and d is not None:
+            own[key] = d
+        lead = next((y for y in reversed(self.assignments) if y.role == "lead"), None)
+        units = [y for y in self.assignments if y.state == "active"] or [y for y in self.assignments if y.unit == unit]
+        units = sorted(units, key=lambda y: y.role != "lead")
+        contributions = sorted(
+            (
+                ContributionView(unit=y.unit, at=c.at, content=c.content, round=c.round)
+                for y in self.assignments
+                if y.role == "assisting" and (is_lead or y.unit == unit)
+                for c in y.contributions
+            ),
+            key=lambda c: c.at,
+        )
+        results = [r for r in self.results if r.by.org == unit]
         return HandlingOrder(
             order_no=n.order_no,
             tier=n.tier,
@@ -721,9 +1180,10 @@ class Order(Machine):
             return_due=x.return_due,
             completion_due=d.due if d else None,
             completion_explanation=d.explanation if d else "",
-            reporter_name=None if hide else n.reporter.name,
-            reporter_phone=None if hide else n.reporter.phone,
-            confidential=hide,
+            reporter_name=None if confidential else n.reporter.name,
+            reporter_phone=n.reporter.phone if (active or not confidential) else None,
+            confidential=confidential,
+            confidentiality_note=CONFIDENTIAL_NOTE if confidential else "",
             district=n.location.district,
             address=n.location.address,
             subject=n.subject,
@@ -732,6 +1192,13 @@ class Order(Machine):
             opinion=approved.opinion if approved else "",
             phase=self.phase,
             rehandling_round=self.rehandling_round,
+            handler=x.handler,
+            lead_unit=lead.unit if lead else None,
+            units=[UnitView(unit=y.unit, role=y.role, state=y.state, handler=y.handler) for y in units],
+            contributions=contributions,
+            deadlines=own,
+            latest_verdict=self.callbacks[-1] if self.callbacks else None,
+            latest_result=results[-1] if is_lead and results else None,
         )
 
     def units(self) -> list[str]:
@@ -746,22 +1213,39 @@ class Order(Machine):
         due = self.deadlines[key].due if key and key in self.deadlines else None
         until = f" (complete by {fmt(due)})" if due else ""
         lead = self._lead()
+        dispatch = self.deadlines.get("dispatch")
+        reminder = (
+            f" (dispatch reminder {fmt(dispatch.warn_at)})"
+            if dispatch is not None and dispatch.met_at is None and dispatch.warn_at is not None
+            else ""
+        )
         match self.phase:
             case Phase.AWAITING_RECEIPT:
                 return f"receipt by the {p} platform by {fmt(self.deadlines['receipt'].due)}"
             case Phase.RECEIVED:
-                return f"a proposal (or a return to the city hotline) from the {p} platform{until}"
+                return f"a proposal (or a return to the city hotline) from the {p} platform{until or reminder}"
             case Phase.IN_REVIEW:
-                return f"review by {SUPERVISOR[self.new.platform]}{until}"
+                return f"review by {SUPERVISOR[self.new.platform]}{until or reminder}"
             case Phase.IN_HANDLING | Phase.REHANDLING:
                 who = lead.unit if lead else "the lead unit"
-                pending = " ; an extension waits for the city hotline" if self._pending_extension() else ""
-                return f"the result from {who}{until}{pending}"
+                pending = self._pending_extension()
+                where = "the platform" if pending and pending.waits_at == "platform" else "the city hotline"
+                extension = f" ; an extension waits for {where}" if pending else ""
+                return f"the result from {who}{until}{extension}"
+            case Phase.RESULT_REVIEW:
+                review = self.deadlines.get(f"result_review_{len(self.results)}")
+                by = f" by {fmt(review.due)}" if review else ""
+                return f"the {p} platform's review of the result{by}"
             case Phase.AWAITING_CALLBACK:
                 cb = self.deadlines.get(f"callback_{self.rehandling_round}")
                 return "the city hotline's callback" + (f" (closes no_callback {fmt(cb.due)})" if cb else "")
+            case Phase.APPEAL_WINDOW:
+                window = self.deadlines["appeal_window"]
+                return f"an appeal from the {p} platform by {fmt(window.due)} (else it closes dissatisfied)"
             case Phase.APPEALING:
-                return "the city hotline's appeal decision"
+                wait = self.deadlines.get("appeal_wait")
+                closes = f" (closes appeal_unanswered {fmt(wait.due)})" if wait else ""
+                return f"the city hotline's appeal decision{closes}"
             case Phase.CLOSED:
                 return f"nothing: closed, {self.outcome.value if self.outcome else ''}"
         return ""
@@ -773,6 +1257,15 @@ class Order(Machine):
             not d.calendar_confirmed and d.met_at is None and d.closed_at is None for d in self.deadlines.values()
         )
         (self._flag if unconfirmed else self._unflag)(Flag.CALENDAR_UNCONFIRMED)
+
+    def _refresh_late_flag(self, kind: str) -> None:
+        """`<kind>_late` stands while any deadline of that kind was missed (overdue, or met late)."""
+        late = any(
+            d.late_counts and (d.overdue_since is not None or (d.met_at is not None and d.met_at > d.due))
+            for key, d in self.deadlines.items()
+            if _kind(key) == kind
+        )
+        (self._flag if late else self._unflag)(Flag(f"{kind}_late"))
 
     def _warn_at(self, start: datetime, due: datetime) -> datetime:
         return (start + (due - start) * self.rules.warning_fraction).astimezone(SHANGHAI)
@@ -800,12 +1293,12 @@ class Order(Machine):
         self._refresh_calendar_flag()
         self.revision += 1
 
-    def _meet(self, key: str, now: datetime) -> None:
+    def _meet(self, key: str, at: datetime) -> None:
         d = self.deadlines.get(key)
-        if d is None or d.met_at is not None:
+        if d is None or d.met_at is not None or d.closed_at is not None:
             return
-        self.deadlines[key] = d.model_copy(update={"met_at": now})
-        if d.late_counts and now > d.due:
+        self.deadlines[key] = d.model_copy(update={"met_at": at, "next_reminder_at": None})
+        if d.late_counts and at > d.due:
             self._flag(Flag(f"{_kind(key)}_late"))
         self._refresh_calendar_flag()
         self.revision += 1
@@ -813,9 +1306,11 @@ class Order(Machine):
     def _close_deadline(self, key: str, now: datetime) -> None:
         d = self.deadlines.get(key)
         if d is not None and d.met_at is None and d.closed_at is None:
-            self.deadlines[key] = d.model_copy(update={"closed_at": now})
+            self.deadlines[key] = d.model_copy(update={"closed_at": now, "next_reminder_at": None})
 
     def _close(self, now: datetime, outcome: Outcome) -> None:
+        if self.v2:
+            self._end_pending_extension(now, f"the order closed ({outcome.value})")
         for key in list(self.deadlines):
             self._close_deadline(key, now)
         self.phase = Phase.CLOSED
@@ -857,6 +1352,21 @@ class Order(Machine):
         )
         self._close_deadline(f"return:{unit}", now)
 
+    def _name_handler(self, a: UnitAction, now: datetime) -> None:
+        """Article 8.4 (责成专人办理): the handler named on the action, else the person of its first action."""
+        x = self._assignment(a.actor.org)
+        if x is None or x.state != "active":
+            return
+        handler = a.handler or (Handler(person=a.actor.person) if x.handler is None else None)
+        if handler is None or handler == x.handler:
+            return
+        self._update_assignment(a.actor.org, lambda _: {"handler": handler})
+        if not self.v2:
+            # lifecycle 1 orders keep the timeline their history wrote (rows are keyed by position)
+            return
+        phone = f" ({handler.phone})" if handler.phone else ""
+        self._note(now, "handler_named", a, f"{a.actor.org}: {handler.person}{phone}")
+
     def _require_operator(self, name: str, a: Action) -> None:
         p = self.new.platform.value
         if a.actor.org != p or a.actor.role is not Role.OPERATOR:
@@ -883,7 +1393,7 @@ class Order(Machine):
                 f"order; allowed: a handler of {units}",
                 RefusalKind.NO_STANDING,
             )
-        if self.phase is Phase.REHANDLING and x.role != "lead":
+        if not self.v2 and self.phase is Phase.REHANDLING and x.role != "lead":
             raise Rejected(
                 f"{name} refused: re-handling is by the lead unit {self._lead_unit()} alone", RefusalKind.NO_STANDING
             )
@@ -904,7 +1414,21 @@ class Order(Machine):
                 f"{name} refused: {field} {iso(t)} lies in the future; allowed: up to now", RefusalKind.INVALID_INSTANT
             )
 
+    def _require_honest_instant(self, name: str, field: str, t: datetime, x: Assignment, now: datetime) -> None:
+        """A reported instant lies between the unit's dispatch (or the round's start) and now plus skew."""
+        if self.rehandling_round and self.round_started_at > x.dispatched_at:
+            earliest, since = self.round_started_at, f"re-handling round {self.rehandling_round} began"
+        else:
+            earliest, since = x.dispatched_at, f"the order was dispatched to {x.unit}"
+        latest = now + SKEW
+        if not earliest <= t <= latest:
+            raise Rejected(
+                f"{name} refused: {field} {iso(t)} cannot be true; allowed: between {iso(earliest)} ({since}) "
+                f"and {iso(latest)} (now + {span(SKEW)} clock skew)",
+                RefusalKind.INVALID_INSTANT,
+            )
+
 
 def _kind(key: str) -> str:
-    """`rehandling_2` -> `rehandling`; `return:dept-roads` -> `return`."""
-    return key.split(":", 1)[0].rsplit("_", 1)[0] if key.startswith("rehandling_") else key.split(":", 1)[0]
+    """A deadline's kind from its key: `rehandling_2` -> `rehandling`; `return:dept-roads` -> `return`."""
+    return re.sub(r"_\d+$", "", key.split(":", 1)[0])

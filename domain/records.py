@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.calendar import CalendarYear
 from domain.inquiry import InquiryStatus, NewInquiry
 from domain.machine import OutboxItem
 from domain.models import NewOrder, OrderStatus, TimelineEntry
+from domain.rulebook import Rulebook
 
 
 class NumberedEntry(BaseModel):
@@ -59,6 +60,24 @@ class CalendarRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     years: list[int]
+
+
+class OrderRulesRequest(BaseModel):
+    """What an order binds at start: the rulebook in force at its transfer, and its calendar years."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime = Field(description="The order's `dispatched_at`: the rulebook in force then is bound.")
+    years: list[int]
+
+
+class OrderRules(BaseModel):
+    """The rulebook version an order binds for life, and the calendar data of the years asked for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rulebook: Rulebook
+    years: list[CalendarYear]
 
 
 class CalendarYears(BaseModel):

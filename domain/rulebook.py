@@ -1,18 +1,23 @@
-"""Rulebook versions as data: every number of ``rulebook.md`` is a parameter here, not a literal.
+"""Rulebook versions as data: every number of ``docs/rules.md`` is a parameter here, not a literal.
 
 The Tianjin measures (津城管巡〔2021〕52号) were issued 2021-04-02 and valid for three years
-(Article 14); they will be replaced. A `Rulebook` is one version: an id, the date it takes effect
-and its parameters. An order binds the version in force at its ``dispatched_at`` and keeps it for
-life, so a new version changes new orders only and running orders replay unchanged.
+(Article 14); they will be replaced. A `Rulebook` is one version: an id, the date it takes effect,
+its nominal end, and its parameters with per-category overrides. Each version shipped with the
+package is a JSON file in ``domain/rulebooks/`` (format: ``docs/rulebook-format.md``); operators
+import successors into PostgreSQL (``hotline rulebook import``). An order binds the version in force
+at its ``dispatched_at`` when it starts and keeps it for life, so a new version changes new orders
+only and running orders replay unchanged.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from importlib import resources
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.calendar import to_local
 from domain.errors import RulebookError
@@ -24,6 +29,20 @@ DAY_COUNTED_TIERS: Final = (Tier.NORMAL, Tier.URGENT, Tier.VERY_URGENT)
 
 class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepWindow(_Value):
+    """A window counted with the receipt window's arithmetic (Article 8.1), for a platform's own step.
+
+    The measures give the platforms no number for dispatching a received order or for replying
+    with a unit's result, only "第一时间"; the project's reading applies Article 8.1's arithmetic
+    to both (``docs/rules.md``). A version may set other numbers here.
+    """
+
+    in_working_period: timedelta = Field(description="Window when the step starts in the working period.")
+    after_work_start: timedelta = Field(description="Window after the next work start (short wait).")
+    after_long_break: timedelta = Field(description="Window after the next work start across a long break.")
+    extra_urgent: timedelta = Field(description="Window of `extra_urgent` orders, wall clock.")
 
 
 class WindowOverrides(_Value):
@@ -63,6 +82,10 @@ class WindowOverrides(_Value):
     doubtful_reply_working_days: int | None = Field(
         default=None, ge=1, description="Reply window of a doubtful order in working days."
     )
+    dispatch_window: StepWindow | None = Field(default=None, description="The platform's dispatch reminder window.")
+    result_review_window: StepWindow | None = Field(default=None, description="The platform's result review window.")
+    appeal_window_working_days: int | None = Field(default=None, ge=1, description="Appeal window in working days.")
+    appeal_wait: timedelta | None = Field(default=None, description="How long an appeal waits for its decision.")
 
 
 class Rulebook(_Value):
@@ -71,9 +94,16 @@ class Rulebook(_Value):
     Field defaults are the project's reading of the 2021 Tianjin measures (``rulebook.md``).
     """
 
-    id: str = Field(min_length=1, description="Version id, e.g. `tianjin-2021`.")
+    id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Version id, e.g. `tianjin-2021`."
+    )
     effective_from: date = Field(description="First local (Asia/Shanghai) date the version governs.")
-    title: str = Field(default="", description="What the version is, for a person.")
+    nominal_end: date | None = Field(
+        default=None,
+        description="When the measures' own validity ends (Article 14). The version stays in force past it "
+        "until a successor is imported; every explanation after it says so.",
+    )
+    title: str = Field(default="", max_length=500, description="What the version is, for a person.")
 
     work_start: time = Field(default=time(9), description="Working period start (Article 8.1).")
     work_end: time = Field(default=time(16), description="Working period end, itself non-working (Article 8.1).")
@@ -109,7 +139,7 @@ class Rulebook(_Value):
         default=0.8, gt=0, lt=1, description="Warning when this fraction of a window has elapsed."
     )
     rehandling_rounds: int = Field(
-        default=2, ge=0, description="How many re-handling rounds a dissatisfied order may get."
+        default=1, ge=0, description='How many re-handling rounds a dissatisfied order gets ("再次办理": once).'
     )
     callback_wait: timedelta = Field(
         default=timedelta(days=30),
@@ -117,6 +147,29 @@ class Rulebook(_Value):
     )
     doubtful_reply_working_days: int = Field(
         default=1, ge=1, description="Reply window of a doubtful order, in working days (7.3)."
+    )
+    dispatch_window: StepWindow | None = Field(
+        default=None,
+        description="The platform's dispatch window (first reminder; the escalation one more window later). "
+        "None: the receipt window's numbers (our reading of 第一时间派遣).",
+    )
+    result_review_window: StepWindow | None = Field(
+        default=None,
+        description="The platform's window to review a unit's result and reply. None: the receipt window's numbers.",
+    )
+    appeal_window_working_days: int = Field(
+        default=3,
+        ge=1,
+        description="Working days after the last dissatisfied verdict during which the platform may appeal "
+        "(our own default; the measures set none).",
+    )
+    appeal_wait: timedelta = Field(
+        default=timedelta(days=30),
+        description="An appeal undecided this long closes `appeal_unanswered` (our own default).",
+    )
+    overdue_reminder_interval: timedelta = Field(
+        default=timedelta(days=1),
+        description="While a missed deadline stays unmet, a reminder goes out this often (our own default).",
     )
     category_overrides: dict[Category, WindowOverrides] = Field(
         default_factory=dict,
@@ -142,10 +195,39 @@ class Rulebook(_Value):
             "extra_urgent_completion",
             "return_window",
             "callback_wait",
+            "appeal_wait",
+            "overdue_reminder_interval",
         ):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+        for name in ("dispatch_window", "result_review_window"):
+            window = getattr(self, name)
+            if window is not None and any(v <= timedelta(0) for _, v in window):
+                raise ValueError(f"{name}: every window must be positive")
+        if self.nominal_end is not None and self.nominal_end <= self.effective_from:
+            raise ValueError("nominal_end must be after effective_from")
         return self
+
+    def dispatch(self) -> StepWindow:
+        """The dispatch window's numbers (the receipt window's unless set)."""
+        return self.dispatch_window or self.receipt_window()
+
+    def result_review(self) -> StepWindow:
+        """The result review window's numbers (the receipt window's unless set)."""
+        return self.result_review_window or self.receipt_window()
+
+    def receipt_window(self) -> StepWindow:
+        """The receipt window's numbers as a `StepWindow` (Article 8.1)."""
+        return StepWindow(
+            in_working_period=self.receipt_in_working_period,
+            after_work_start=self.receipt_after_work_start,
+            after_long_break=self.receipt_after_long_break,
+            extra_urgent=self.extra_urgent_receipt,
+        )
+
+    def past_nominal_end(self, day: date) -> bool:
+        """Whether ``day`` lies on or after the version's nominal end (Article 14)."""
+        return self.nominal_end is not None and day >= self.nominal_end
 
     def for_category(self, category: Category) -> Rulebook:
         """The rulebook with ``category``'s overrides applied (Articles 5, 8.1, 10).
@@ -182,14 +264,43 @@ class Rulebook(_Value):
             ) from None
 
 
-TIANJIN_2021: Final = Rulebook(
-    id="tianjin-2021",
-    effective_from=date(2021, 4, 2),
-    title="Tianjin City Management Commission hotline measures, 津城管巡〔2021〕52号",
-)
+def parse_rulebook(text: str | bytes, *, source: str = "rulebook") -> Rulebook:
+    """A rulebook version from its JSON file (``docs/rulebook-format.md``).
 
-#: Every rulebook version, oldest first.
-RULEBOOKS: Final[tuple[Rulebook, ...]] = (TIANJIN_2021,)
+    Raises:
+        RulebookError: the text is not JSON, or breaks the format; naming every wrong field.
+    """
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RulebookError(f"{source}: not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    if not isinstance(raw, dict):
+        raise RulebookError(f"{source}: a rulebook file is one JSON object")
+    try:
+        return Rulebook.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors())
+        raise RulebookError(f"{source}: {problems}") from None
+
+
+def _shipped() -> tuple[Rulebook, ...]:
+    folder = resources.files("domain") / "rulebooks"
+    books = [
+        parse_rulebook(f.read_bytes(), source=f"domain/rulebooks/{f.name}")
+        for f in folder.iterdir()
+        if f.name.endswith(".json")
+    ]
+    return tuple(sorted(books, key=lambda b: b.effective_from))
+
+
+#: Every rulebook version shipped with the package, oldest first (``domain/rulebooks/*.json``).
+RULEBOOKS: Final[tuple[Rulebook, ...]] = _shipped()
+
+TIANJIN_2021: Final = next(b for b in RULEBOOKS if b.id == "tianjin-2021")
+
+#: `tianjin-2021` as orders started before rulebooks became data were bound to it: two re-handling
+#: rounds. Those orders (lifecycle 1) keep it for life (``docs/rules.md``, "Running orders").
+LEGACY_TIANJIN_2021: Final = TIANJIN_2021.model_copy(update={"rehandling_rounds": 2})
 
 
 def _check_registry(books: tuple[Rulebook, ...]) -> None:

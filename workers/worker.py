@@ -45,6 +45,7 @@ def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Work
         workflows=list(WORKFLOWS),
         activities=[
             orders.record_order,
+            orders.load_order_rules,
             orders.load_calendar_years,
             InquiryActivities(pool).record_inquiry,
             duties.training_reminders,

@@ -19,15 +19,20 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
-    from domain.calendar import SHANGHAI
+    from domain.calendar import SHANGHAI, BusinessCalendar
     from domain.contract import CALENDAR_CHANGED_SIGNAL, HANDLING_ORDER_QUERY, WORK_ORDER
     from domain.errors import RefusalKind, Rejected
     from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus, Phase
-    from domain.order import Order
-    from domain.records import MachineRecord, OrderRecord
-    from domain.rulebook import rulebook_for
+    from domain.order import LIFECYCLE, LIFECYCLE_LEGACY, Order
+    from domain.records import MachineRecord, OrderRecord, OrderRules, OrderRulesRequest
+    from domain.rulebook import LEGACY_TIANJIN_2021, rulebook_for
     from workflows import search_attributes as sa
-    from workflows.shell import ActionWorkflow, now, refusal
+    from workflows.shell import ACTIVITY_TIMEOUT, RETRY, ActionWorkflow, now, refusal
+
+#: Orders started with this marker in their history follow lifecycle 2 (``docs/rules.md``): the units'
+#: clock from the dispatch, result review and extension forwarding by the platform, re-handling then
+#: appeal, reminders; the rulebook comes from the database. Orders without it keep lifecycle 1.
+LIFECYCLE_2_PATCH = "lifecycle-2"
 
 
 def _calendar_years(dispatched_at: datetime) -> list[int]:
@@ -53,9 +58,20 @@ class WorkOrder(ActionWorkflow[Order]):
         return status
 
     async def _start(self, new: NewOrder) -> Order:
-        rulebook = rulebook_for(new.dispatched_at)
-        calendar = await self._load_calendar(_calendar_years(new.dispatched_at))
-        order = Order(new, rulebook, calendar, now())
+        years = _calendar_years(new.dispatched_at)
+        if workflow.patched(LIFECYCLE_2_PATCH):
+            # the rulebook in force at the transfer, from the database: bound for life (in history)
+            rules: OrderRules = await workflow.execute_activity_method(
+                OrderActivities.load_order_rules,
+                OrderRulesRequest(at=new.dispatched_at, years=years),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="bind the rulebook and load the business calendar",
+            )
+            order = Order(new, rules.rulebook, BusinessCalendar(rules.years), now(), lifecycle=LIFECYCLE)
+        else:  # started before lifecycle 2: the behaviour and rulebook it started with
+            calendar = await self._load_calendar(years)
+            order = Order(new, LEGACY_TIANJIN_2021, calendar, now(), lifecycle=LIFECYCLE_LEGACY)
         workflow.upsert_search_attributes(
             [
                 sa.ORDER_TIER.value_set(new.tier.value),

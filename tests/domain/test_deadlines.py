@@ -43,6 +43,12 @@ def completion(tier: str, t: str, cal: BusinessCalendar = CAL) -> ComputedDeadli
     return completion_deadline(RB, cal, at(t), tier=Tier(tier))
 
 
+#: What every explanation of `tianjin-2021` says from its nominal end on (Article 14).
+PAST_END = (
+    " [rulebook tianjin-2021: past its nominal end 2024-04-02 (Article 14), in force until a successor is imported]"
+)
+
+
 class TestWorkedExamples:
     @pytest.mark.parametrize(("tier", "dispatched_at", "receipt_due", "completion_due"), WORKED_EXAMPLES)
     def test_worked_example(self, tier: str, dispatched_at: str, receipt_due: str, completion_due: str) -> None:
@@ -59,13 +65,21 @@ class TestWorkedExamples:
         assert (r.kind, c.kind) == ("receipt", "completion")
 
     def test_explanation_of_the_rulebook(self) -> None:
-        """The receipt explanation reads exactly like rulebook.md's example."""
+        """The receipt explanation reads exactly like the rules' example, and says the rulebook is past its end."""
         r = receipt("normal", "2026-09-30T16:30+08:00")
         assert r.explanation == (
             "receipt: dispatched Wed 2026-09-30 16:30 (non-working period); work resumes Thu "
             "2026-10-08 09:00; the wait spans the 7-day National Day break (>= 5 days) -> +24h "
-            "= Fri 2026-10-09 09:00"
+            "= Fri 2026-10-09 09:00" + PAST_END
         )
+
+    def test_before_the_nominal_end_nothing_is_added(self) -> None:
+        """Article 14: until 2024-04-02 the measures were in their own validity; no note."""
+        r = receipt("normal", "2024-04-01T10:00+08:00")
+        assert (
+            r.explanation == "receipt: dispatched Mon 2024-04-01 10:00 (working period) -> +3h = Mon 2024-04-01 13:00"
+        )
+        assert receipt("normal", "2024-04-02T10:00+08:00").explanation.endswith(PAST_END)
 
     def test_completion_explanation_lists_the_counted_days(self) -> None:
         """The completion explanation names the counted days, make-up day and skipped break."""
@@ -75,7 +89,7 @@ class TestWorkedExamples:
             "start not counted (Civil Code Arts. 201-203): Fri 2026-02-13, Sat 2026-02-14 (make-up "
             "working day), Tue 2026-02-24, Wed 2026-02-25, Thu 2026-02-26, Fri 2026-02-27; "
             "skipping the 9-day Spring Festival break; due at the end of Fri 2026-02-27 = "
-            "Sat 2026-02-28 00:00"
+            "Sat 2026-02-28 00:00" + PAST_END
         )
 
     def test_short_break_explanation(self) -> None:

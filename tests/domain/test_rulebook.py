@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from domain.errors import InvalidInstant, RulebookError
 from domain.models import Category, Tier
-from domain.rulebook import RULEBOOKS, Rulebook, WindowOverrides, rulebook_by_id, rulebook_for
+from domain.rulebook import LEGACY_TIANJIN_2021, RULEBOOKS, Rulebook, WindowOverrides, rulebook_by_id, rulebook_for
 
 CST = timezone(timedelta(hours=8))
 
@@ -29,10 +29,20 @@ class TestTianjin2021:
         assert rb.extra_urgent_completion == timedelta(minutes=30)
         assert rb.return_window == timedelta(hours=8)
         assert rb.warning_fraction == 0.8
-        assert rb.rehandling_rounds == 2
+        assert rb.rehandling_rounds == 1  # "再次办理": handled once more
         assert rb.callback_wait == timedelta(days=30)
         assert rb.doubtful_reply_working_days == 1
         assert rb.category_overrides == {}
+        assert rb.nominal_end == date(2024, 4, 2)  # Article 14: three years
+        assert (rb.dispatch(), rb.result_review()) == (rb.receipt_window(), rb.receipt_window())
+        assert rb.appeal_window_working_days == 3
+        assert rb.appeal_wait == timedelta(days=30)
+        assert rb.overdue_reminder_interval == timedelta(days=1)
+
+    def test_orders_of_lifecycle_1_keep_two_rounds(self) -> None:
+        """Orders started before rulebooks were data keep the two re-handling rounds they were bound to."""
+        assert LEGACY_TIANJIN_2021.rehandling_rounds == 2
+        assert LEGACY_TIANJIN_2021.model_copy(update={"rehandling_rounds": 1}) == rulebook_by_id("tianjin-2021")
 
     @pytest.mark.parametrize("category", list(Category))
     def test_categories_equal_the_general_rules_by_default(self, category: Category) -> None:

@@ -1,9 +1,10 @@
 """The fast tier: the project's record activities in memory, and a test's stack around them.
 
-`MemoryRecords` registers ``record_order``, ``record_inquiry`` and ``load_calendar_years`` under the
-names the workflows call, so `WorkOrder` and `DoubtfulOrder` run unchanged without PostgreSQL. The
-calendar is the `chinesecalendar` package's (what a freshly seeded database holds). What the
-workflows would have written is kept per workflow id, revision by revision, for a test to read.
+`MemoryRecords` registers ``record_order``, ``record_inquiry``, ``load_order_rules`` and
+``load_calendar_years`` under the names the workflows call, so `WorkOrder` and `DoubtfulOrder`
+run unchanged without PostgreSQL. The calendar is the `chinesecalendar` package's (what a freshly
+seeded database holds). What the workflows would have written is kept per workflow id, revision by
+revision, for a test to read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from temporalio.worker import Worker
 from activities.store.calendar_data import package_calendar
 from domain.calendar import BusinessCalendar
 from domain.contract import DOUBTFUL_ORDER, WORK_ORDER, inquiry_workflow_id, order_workflow_id
-from domain.records import CalendarRequest, CalendarYears, InquiryRecord, OrderRecord
+from domain.records import CalendarRequest, CalendarYears, InquiryRecord, OrderRecord, OrderRules, OrderRulesRequest
+from domain.rulebook import rulebook_for
 from tests.support.workflows import Driver, new_order
 from workers.worker import WORKFLOWS
 
@@ -50,6 +52,12 @@ class MemoryRecords:
         """The known years asked for, as the database would answer after seeding."""
         years = [y for y in (self.calendar.year(n) for n in request.years) if y is not None]
         return CalendarYears(years=years)
+
+    @activity.defn(name="load_order_rules")
+    async def load_order_rules(self, request: OrderRulesRequest) -> OrderRules:
+        """The rulebook in force at the transfer (the package's versions) and the known years asked for."""
+        years = [y for y in (self.calendar.year(n) for n in request.years) if y is not None]
+        return OrderRules(rulebook=rulebook_for(request.at), years=years)
 
     @activity.defn(name="record_order")
     async def record_order(self, record: OrderRecord) -> None:
@@ -80,7 +88,7 @@ async def memory_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=[kept.record_order, kept.record_inquiry, kept.load_calendar_years],
+        activities=[kept.record_order, kept.record_inquiry, kept.load_order_rules, kept.load_calendar_years],
         graceful_shutdown_timeout=timedelta(seconds=5),
     )
     async with worker:

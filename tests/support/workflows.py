@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,10 +17,6 @@ from domain.contract import STATUS_QUERY, OrderAction
 from domain.errors import REFUSAL_TYPES
 from domain.models import OrderStatus
 from workers.worker import build_worker
-
-#: The `ApplicationError` types that mean "refused": every refusal kind, and the one type of
-#: refusal before kinds. TODO(13): only REFUSAL_TYPES once every refusal carries its kind.
-REFUSED_TYPES: Final = REFUSAL_TYPES | {"Rejected"}
 
 
 def new_order(order_no: str, **changes: Any) -> dict[str, Any]:
@@ -83,7 +79,7 @@ class Driver:
             await self.do(name, who, **payload)
         cause = err.value.cause
         assert isinstance(cause, ApplicationError)
-        assert cause.type in REFUSED_TYPES
+        assert cause.type in REFUSAL_TYPES
         return cause
 
     async def status(self) -> Any:
@@ -103,7 +99,18 @@ class Driver:
         )
         return await self.do(OrderAction.REVIEW, SUPERVISOR, approved=True, comment="同意")
 
-    async def to_callback(self, now_iso: str, lead: str = "dept-roads") -> Any:
-        """From handling to awaiting_callback: contact, result."""
-        await self.do(OrderAction.CONTACT_REPORTER, unit(lead), at=now_iso, method="phone", note="已联系")
-        return await self.do(OrderAction.SUBMIT_RESULT, unit(lead), result="已修复", reporter_informed_at=now_iso)
+    async def since_dispatch(self, unit_org: str = "dept-roads") -> str:
+        """The instant ``unit_org`` got its handling order: the earliest a unit's report may name."""
+        s = await self.status()
+        return next(a.dispatched_at for a in reversed(s.assignments) if a.unit == unit_org).isoformat()
+
+    async def to_result_review(self, lead: str = "dept-roads") -> Any:
+        """From handling to result_review: the lead contacts the reporter and submits its result."""
+        at = await self.since_dispatch(lead)
+        await self.do(OrderAction.CONTACT_REPORTER, unit(lead), at=at, method="phone", note="已联系")
+        return await self.do(OrderAction.SUBMIT_RESULT, unit(lead), result="已修复", reporter_informed_at=at)
+
+    async def to_callback(self, lead: str = "dept-roads") -> Any:
+        """From handling to awaiting_callback: contact, result, the platform's review approves it."""
+        await self.to_result_review(lead)
+        return await self.do(OrderAction.REVIEW_RESULT, PLATFORM, approved=True, comment="结果属实")
