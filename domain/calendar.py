@@ -139,6 +139,11 @@ def _nth_weekday(m: int) -> int:
     return 1 + weeks * 7 + rest
 
 
+#: Calendars by content (`BusinessCalendar.shared`), oldest first; a handful of versions at most.
+_SHARED: dict[tuple[object, ...], BusinessCalendar] = {}
+_SHARED_MAX: Final = 16
+
+
 class BusinessCalendar:
     """Working days, the working period and holiday breaks, precomputed from `CalendarYear` data.
 
@@ -189,6 +194,27 @@ class BusinessCalendar:
         self._breaks: list[HolidayBreak] = self._find_breaks()
         self._break_starts = [b.start.toordinal() for b in self._breaks]
         self._break_ends = [b.end.toordinal() for b in self._breaks]
+
+    @classmethod
+    def shared(cls, years: Iterable[CalendarYear]) -> BusinessCalendar:
+        """One calendar per distinct content, shared by every order that loads the same data.
+
+        A worker runs thousands of orders on the same few calendar versions; building each once
+        saves the tables' memory, and lets the deadline arithmetic's caches (keyed by calendar)
+        hit across orders instead of holding one dead calendar per order.
+        """
+        data = tuple(years)
+        key = tuple(
+            (y.year, tuple(sorted(y.holidays.items())), tuple(sorted(y.makeup_days.items())))
+            for y in sorted(data, key=lambda y: y.year)
+        )
+        found = _SHARED.get(key)
+        if found is None:
+            found = cls(data)
+            if len(_SHARED) >= _SHARED_MAX:  # an old version nobody loads any more
+                _SHARED.pop(next(iter(_SHARED)))
+            _SHARED[key] = found
+        return found
 
     def _find_breaks(self) -> list[HolidayBreak]:
         out: list[HolidayBreak] = []

@@ -26,7 +26,7 @@ from domain.calendar import SHANGHAI, BusinessCalendar
 from domain.contract import Flag, InquiryAction
 from domain.directory import ORGANISATIONS, can_handle
 from domain.errors import RefusalKind, Rejected
-from domain.machine import Machine, fmt, iso, span
+from domain.machine import Machine, MachineSnapshot, fmt, iso, span
 from domain.models import (
     ORDER_NO_PATTERN,
     Action,
@@ -170,6 +170,19 @@ class InquiryStatus(_Value):
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
 
+class InquirySnapshot(MachineSnapshot):
+    """The whole doubtful order, carried into a new run of its workflow (continue-as-new)."""
+
+    new: NewInquiry
+    rulebook: Rulebook
+    unit: str
+    phase: InquiryPhase
+    answer: str | None = None
+    answered_at: AwareDatetime | None = None
+    answered_by: Actor | None = None
+    reassignments: list[Reassignment]
+
+
 class Inquiry(Machine):
     """One doubtful order's state and rules. Every public method takes ``now`` (aware) and is pure."""
 
@@ -211,6 +224,40 @@ class Inquiry(Machine):
         self.fire_due(now)
 
     # -- the actions ------------------------------------------------------------------------------
+
+    def snapshot(self, *, entries_written: int, outbox_written: int) -> InquirySnapshot:
+        """The whole inquiry as data, to carry into a new run; `restore` gives it back unchanged."""
+        return InquirySnapshot(
+            **self._machine_snapshot(entries_written=entries_written, outbox_written=outbox_written),
+            new=self.new,
+            rulebook=self.rulebook,
+            unit=self.unit,
+            phase=self.phase,
+            answer=self.answer,
+            answered_at=self.answered_at,
+            answered_by=self.answered_by,
+            reassignments=list(self.reassignments),
+        )
+
+    @classmethod
+    def restore(cls, snapshot: InquirySnapshot, calendar: BusinessCalendar) -> Inquiry:
+        """The inquiry of ``snapshot``, on ``calendar``: no event is recorded."""
+        inquiry = cls.__new__(cls)
+        inquiry._restore_machine(snapshot)
+        inquiry.new = snapshot.new
+        inquiry.rulebook = snapshot.rulebook
+        inquiry.calendar = calendar
+        inquiry.unit = snapshot.unit
+        inquiry.phase = snapshot.phase
+        inquiry.answer = snapshot.answer
+        inquiry.answered_at = snapshot.answered_at
+        inquiry.answered_by = snapshot.answered_by
+        inquiry.reassignments = list(snapshot.reassignments)
+        return inquiry
+
+    def projection(self) -> InquiryStatus:
+        """The status without its timeline: what each record carries."""
+        return self.status().model_copy(update={"timeline": []})
 
     @property
     def deadline(self) -> DeadlineState:

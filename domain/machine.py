@@ -65,6 +65,11 @@ def span(delta: timedelta) -> str:
     return " ".join(parts)
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying so."""
+    return text if len(text) <= limit else f"{text[: limit - 12]}… (cut {len(text) - limit + 12})"
+
+
 def parse_action(name: str, model: type[M], raw: Any) -> M:
     """Validate an action's JSON payload into its model.
 
@@ -96,6 +101,27 @@ def warning_label(label: str) -> str:
     return label.replace("deadline", "warning") if "deadline" in label else f"{label} warning"
 
 
+class MachineSnapshot(BaseModel):
+    """What a machine carries into a new run of its workflow (continue-as-new).
+
+    All of it, but of the outbox only the items not yet written (the count of those written goes
+    along, so the sequence numbers go on); the new run writes what the old one had not yet written.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    deadlines: dict[str, DeadlineState]
+    flags: list[str]
+    rejected: list[RejectedAction]
+    rejected_total: int
+    timeline: list[TimelineEntry]
+    timeline_written: int = Field(description="Timeline entries written so far (the rest are written first).")
+    outbox_sent: int = Field(description="Outbox items written so far: the seq of the first pending one.")
+    outbox_pending: list[OutboxItem] = Field(default_factory=list, description="Outbox items not yet written.")
+    request_ids: dict[str, str]
+    revision: int
+
+
 class Machine:
     """Base of the engine's action-driven state machines. Every public method takes ``now`` and is pure.
 
@@ -113,6 +139,8 @@ class Machine:
     actions: ClassVar[Mapping[str, type[Action]]] = {}
     #: Whether a deadline reached at the action's instant counts before the action is applied.
     fire_due_first: ClassVar[bool] = False
+    #: How many refused signals the machine keeps (the latest; `rejected_total` counts them all).
+    REJECTED_KEPT: ClassVar[int] = 20
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -133,6 +161,8 @@ class Machine:
         self.rejected_total = 0
         self.timeline: list[TimelineEntry] = []
         self.outbox: list[OutboxItem] = []
+        #: how many outbox items earlier runs of the order sent (continue-as-new carries the count)
+        self.outbox_base = 0
         self.request_ids: dict[str, str] = {}
         self.revision = 0
 
@@ -162,6 +192,35 @@ class Machine:
     def _scrub(self, text: str) -> str:
         """What a text may not carry out of the machine (a confidential reporter's name and phone)."""
         return text
+
+    # -- continue-as-new ------------------------------------------------------------------------
+
+    def _machine_snapshot(self, *, entries_written: int, outbox_written: int) -> dict[str, Any]:
+        """The `MachineSnapshot` fields, given how much of the timeline and outbox the workflow wrote."""
+        return {
+            "deadlines": dict(self.deadlines),
+            "flags": list(self.flags),
+            "rejected": list(self.rejected),
+            "rejected_total": self.rejected_total,
+            "timeline": list(self.timeline),
+            "timeline_written": entries_written,
+            "outbox_sent": self.outbox_base + outbox_written,
+            "outbox_pending": list(self.outbox[outbox_written:]),
+            "request_ids": dict(self.request_ids),
+            "revision": self.revision,
+        }
+
+    def _restore_machine(self, snapshot: MachineSnapshot) -> None:
+        Machine.__init__(self)
+        self.deadlines = dict(snapshot.deadlines)
+        self.flags = list(snapshot.flags)
+        self.rejected = list(snapshot.rejected)
+        self.rejected_total = snapshot.rejected_total
+        self.timeline = list(snapshot.timeline)
+        self.outbox = list(snapshot.outbox_pending)
+        self.outbox_base = snapshot.outbox_sent
+        self.request_ids = dict(snapshot.request_ids)
+        self.revision = snapshot.revision
 
     # -- the actions --------------------------------------------------------------------------
 
@@ -211,18 +270,24 @@ class Machine:
         return True
 
     def reject(self, name: str, raw: Any, reason: str, now: datetime) -> None:
-        """Keep a refused signal among `rejected` (it changes nothing else)."""
+        """Keep a refused signal among `rejected` (it changes nothing else).
+
+        Only the latest `REJECTED_KEPT` are kept, each cut to a bounded size, with `rejected_total`
+        counting them all: a flood of bad signals can never make the order's state, its status or
+        what it writes grow without end.
+        """
         actor = raw.get("actor") if isinstance(raw, dict) else None
         request_id = raw.get("request_id") if isinstance(raw, dict) else None
         self.rejected.append(
             RejectedAction(
                 at=now,
-                action=name,
-                actor=actor if isinstance(actor, dict) else None,
-                request_id=request_id if isinstance(request_id, str) else None,
-                reason=reason,
+                action=cut(name, 64),
+                actor={k: cut(str(v), 64) for k, v in list(actor.items())[:3]} if isinstance(actor, dict) else None,
+                request_id=cut(request_id, 128) if isinstance(request_id, str) else None,
+                reason=cut(reason, 1000),
             )
         )
+        del self.rejected[: -self.REJECTED_KEPT]
         self.rejected_total += 1
         self.revision += 1
 
@@ -284,7 +349,7 @@ class Machine:
     def _notify(self, now: datetime, org: str, kind: str, text: str, *, due: datetime | None = None) -> None:
         self.outbox.append(
             OutboxItem(
-                seq=len(self.outbox),
+                seq=self.outbox_base + len(self.outbox),
                 channel="notification",
                 recipient=org,
                 kind=kind,
@@ -298,7 +363,7 @@ class Machine:
     def _to_hotline(self, now: datetime, kind: str, text: str, payload: dict[str, Any]) -> None:
         self.outbox.append(
             OutboxItem(
-                seq=len(self.outbox),
+                seq=self.outbox_base + len(self.outbox),
                 channel="hotline",
                 recipient="hotline",
                 kind=kind,

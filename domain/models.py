@@ -194,8 +194,9 @@ def workflow_id_for(order_no: str) -> str:
 
 def _known_org(v: str) -> str:
     if v not in ORGANISATIONS:
+        shown = repr(v) if len(v) <= 64 else f"{v[:48]!r}… ({len(v)} characters)"
         raise ValueError(
-            f"unknown org {v!r}; allowed: hotline, center, utilities, dept-*, unit-*, district-* "
+            f"unknown org {shown}; allowed: hotline, center, utilities, dept-*, unit-*, district-* "
             "ids of the organisation directory"
         )
     return v

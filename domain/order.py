@@ -35,7 +35,7 @@ from domain.calendar import SHANGHAI, BusinessCalendar
 from domain.contract import Flag
 from domain.directory import ORGANISATIONS, can_handle
 from domain.errors import RefusalKind, Rejected
-from domain.machine import Machine, fmt, iso, require_phase, span
+from domain.machine import Machine, MachineSnapshot, cut, fmt, iso, require_phase, span
 from domain.models import (
     ACTIONS,
     CONFIDENTIAL_NOTE,
@@ -97,6 +97,25 @@ LIFECYCLE: Final = 2
 REDACTED: Final = "[reporter]"
 
 
+class OrderSnapshot(MachineSnapshot):
+    """The whole order, carried into a new run of its workflow (continue-as-new)."""
+
+    new: NewOrder
+    rulebook: Rulebook
+    lifecycle: int
+    phase: Phase
+    outcome: Outcome | None = None
+    closed_at: datetime | None = None
+    assignments: list[Assignment]
+    proposals: list[ProposalRecord]
+    extensions: list[ExtensionRecord]
+    results: list[ResultRecord]
+    callbacks: list[CallbackRecord]
+    rehandling_round: int
+    round_started_at: datetime
+    appeal: AppealRecord | None = None
+
+
 class Order(Machine):
     """One order's state and rules. Every public method takes ``now`` (aware) and is pure."""
 
@@ -152,6 +171,52 @@ class Order(Machine):
                 label="completion deadline",
             )
         self.fire_due(now)
+
+    # -- a new run of the workflow (continue-as-new) ---------------------------------------------
+
+    def snapshot(self, *, entries_written: int, outbox_written: int) -> OrderSnapshot:
+        """The whole order as data, to carry into a new run; `restore` gives it back unchanged."""
+        return OrderSnapshot(
+            **self._machine_snapshot(entries_written=entries_written, outbox_written=outbox_written),
+            new=self.new,
+            rulebook=self.rulebook,
+            lifecycle=self.lifecycle,
+            phase=self.phase,
+            outcome=self.outcome,
+            closed_at=self.closed_at,
+            assignments=list(self.assignments),
+            proposals=list(self.proposals),
+            extensions=list(self.extensions),
+            results=list(self.results),
+            callbacks=list(self.callbacks),
+            rehandling_round=self.rehandling_round,
+            round_started_at=self.round_started_at,
+            appeal=self.appeal,
+        )
+
+    @classmethod
+    def restore(cls, snapshot: OrderSnapshot, calendar: BusinessCalendar) -> Order:
+        """The order of ``snapshot``, on ``calendar``: no event is recorded, no deadline recomputed."""
+        order = cls.__new__(cls)
+        order._restore_machine(snapshot)
+        order.new = snapshot.new
+        order.rulebook = snapshot.rulebook
+        order.rules = snapshot.rulebook.for_category(snapshot.new.category)
+        order.calendar = calendar
+        order.lifecycle = snapshot.lifecycle
+        order.v2 = snapshot.lifecycle >= LIFECYCLE
+        order.phase = snapshot.phase
+        order.outcome = snapshot.outcome
+        order.closed_at = snapshot.closed_at
+        order.assignments = list(snapshot.assignments)
+        order.proposals = list(snapshot.proposals)
+        order.extensions = list(snapshot.extensions)
+        order.results = list(snapshot.results)
+        order.callbacks = list(snapshot.callbacks)
+        order.rehandling_round = snapshot.rehandling_round
+        order.round_started_at = snapshot.round_started_at
+        order.appeal = snapshot.appeal
+        return order
 
     # -- what the machine asks --------------------------------------------------------------------
 
@@ -1078,7 +1143,11 @@ class Order(Machine):
 
     # -- views --------------------------------------------------------------------------------
 
-    def status(self) -> OrderStatus:
+    def projection(self) -> OrderStatus:
+        """The status without its timeline: what each record carries (the timeline goes row by row)."""
+        return self.status(timeline=False)
+
+    def status(self, *, timeline: bool = True) -> OrderStatus:
         """The `status` query's answer."""
         return OrderStatus(
             **self._identity(self.new, self.rulebook),
@@ -1099,7 +1168,7 @@ class Order(Machine):
             appeal=self.appeal,
             rejected_actions=list(self.rejected),
             rejected_total=self.rejected_total,
-            timeline=list(self.timeline),
+            timeline=list(self.timeline) if timeline else [],
         )
 
     @staticmethod
@@ -1138,7 +1207,8 @@ class Order(Machine):
         """
         if not isinstance(unit, str) or unit not in ORGANISATIONS:
             raise Rejected(
-                f"handling_order refused: {unit!r} is not an org id of the directory", RefusalKind.INVALID_PAYLOAD
+                f"handling_order refused: {cut(repr(unit), 80)} is not an org id of the directory",
+                RefusalKind.INVALID_PAYLOAD,
             )
         x = self._assignment(unit)
         if x is None:

@@ -63,8 +63,11 @@ class TemporalDevServer:
         namespace: str,
         log_file: Path,
         codec_endpoint: str | None = None,
+        dynamic_config: dict[str, str] | None = None,
     ) -> None:
         self.db_file = db_file
+        #: server settings (`--dynamic-config-value KEY=VALUE`), e.g. the continue-as-new suggestion
+        self.dynamic_config = dict(dynamic_config or {})
         self.port = port
         self.ui_port = ui_port
         self.namespace = namespace
@@ -91,6 +94,8 @@ class TemporalDevServer:
             cmd += ["--namespace", self.namespace]
         for name, typ in SEARCH_ATTRIBUTE_TYPES.items():
             cmd += ["--search-attribute", f"{name.value}={typ}"]
+        for key, value in self.dynamic_config.items():
+            cmd += ["--dynamic-config-value", f"{key}={value}"]
         return cmd
 
     def _spawn(self) -> subprocess.Popen[bytes]:

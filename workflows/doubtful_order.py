@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
     from domain.calendar import SHANGHAI
     from domain.contract import DOUBTFUL_ORDER
-    from domain.inquiry import INQUIRY_ACTIONS, Inquiry, InquiryStatus, NewInquiry
+    from domain.inquiry import INQUIRY_ACTIONS, Inquiry, InquirySnapshot, InquiryStatus, NewInquiry
     from domain.records import InquiryRecord, MachineRecord
     from domain.rulebook import rulebook_for
     from workflows import search_attributes as sa
@@ -39,6 +39,7 @@ class DoubtfulOrder(ActionWorkflow[Inquiry]):
 
     input_model = NewInquiry
     actions = INQUIRY_ACTIONS
+    snapshot_model = InquirySnapshot
     noun = "inquiry"
 
     @workflow.run
@@ -52,11 +53,14 @@ class DoubtfulOrder(ActionWorkflow[Inquiry]):
         calendar = await self._load_calendar(_calendar_years(new.asked_at))
         return Inquiry(new, rulebook, calendar, now())
 
+    async def _resume(self, snapshot: InquirySnapshot) -> Inquiry:
+        return Inquiry.restore(snapshot, await self._load_calendar(_calendar_years(snapshot.new.asked_at)))
+
     def _preliminary_status(self, new: NewInquiry) -> InquiryStatus:
         return Inquiry.preliminary_status(new, rulebook_for(new.asked_at))
 
     def _record(self, inquiry: Inquiry, base: dict[str, Any]) -> tuple[Callable[..., Any], MachineRecord, str]:
-        record = InquiryRecord(**base, inquiry=inquiry.new, status=inquiry.status())
+        record = InquiryRecord(**base, inquiry=inquiry.new, status=inquiry.projection())
         return InquiryActivities.record_inquiry, record, f"record revision {base['revision']}"
 
     def _search_attributes(self, inquiry: Inquiry) -> list[tuple[str, SearchAttributeKey[Any], Any]]:

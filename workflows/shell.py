@@ -9,7 +9,10 @@
   Web UI, waking early for any change;
 - the idempotent record activity after every change (projection, timeline, outboxes), called by
   reference;
-- search attributes and the current details, upserted only when they change.
+- search attributes and the current details, upserted only when they change;
+- continue-as-new when the history grows long (a flood of signals, an order that lives for
+  months): the machine's snapshot is the new run's input, everything already written stays written,
+  and the records keep one key for the whole chain (the first run's id).
 
 Handlers take plain JSON (``Any``) rather than models on purpose: any Temporal client can send
 anything, and a payload that does not fit must become a precise refusal, never a workflow task
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
@@ -36,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import SHANGHAI, BusinessCalendar
     from domain.contract import STATUS_QUERY
     from domain.errors import INVALID_ORDER, InvalidOrder, RefusalKind, Rejected
-    from domain.machine import Machine, parse_action
+    from domain.machine import Machine, MachineSnapshot, parse_action
     from domain.models import Action, describe_validation_error
     from domain.records import CalendarRequest, CalendarYears, MachineRecord, NumberedEntry
 
@@ -45,6 +48,13 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 M = TypeVar("M", bound=Machine)
+
+#: The input key of a run that continues an earlier one (continue-as-new): the machine's snapshot.
+#: Starters never send it; the contract's input is the `NewOrder` (`NewInquiry`) itself.
+CONTINUED: Final = "continued"
+#: Continue as new at this many history events even if the server has not suggested it yet
+#: (Temporal's hard limit is 51,200 events; the suggestion comes earlier).
+HISTORY_EVENTS_LIMIT: Final = 10_000
 
 
 def now() -> datetime:
@@ -64,6 +74,8 @@ class ActionWorkflow(Generic[M]):
     input_model: ClassVar[type[BaseModel]]
     #: The machine's actions: name -> payload model (each becomes an Update and a Signal).
     actions: ClassVar[Mapping[str, type[Action]]]
+    #: The machine's snapshot model (the input of a continued run).
+    snapshot_model: ClassVar[type[MachineSnapshot]]
     #: What the machine is called in refusals ("order", "inquiry").
     noun: ClassVar[str] = "order"
 
@@ -72,8 +84,14 @@ class ActionWorkflow(Generic[M]):
         """Validate the input and register a handler per action before any message arrives."""
         self._new: Any = None
         self._invalid: str | None = None
+        self._snapshot: Any = None
         try:
-            self._new = self.input_model.model_validate(raw)
+            if isinstance(raw, dict) and CONTINUED in raw and workflow.info().continued_run_id:
+                # only a run continuing an earlier one takes a snapshot; a starter's input is the record
+                self._snapshot = self.snapshot_model.model_validate(raw[CONTINUED])
+                self._new = self._snapshot.new
+            else:
+                self._new = self.input_model.model_validate(raw)
         except ValidationError as err:
             self._invalid = f"{self.input_model.__name__} refused: {describe_validation_error(err)}"
         self._machine: M | None = None
@@ -90,6 +108,10 @@ class ActionWorkflow(Generic[M]):
 
     async def _start(self, new: Any) -> M:
         """Build the machine from the accepted input (load what it needs first)."""
+        raise NotImplementedError
+
+    async def _resume(self, snapshot: Any) -> M:
+        """Rebuild the machine of an earlier run from its snapshot (continue-as-new)."""
         raise NotImplementedError
 
     async def _after_wake(self, machine: M) -> None:
@@ -122,17 +144,44 @@ class ActionWorkflow(Generic[M]):
 
     async def _run_machine(self) -> Any:
         """Start the machine, then follow actions and timers until it closes; return its status."""
-        new = self._accept_or_fail()
-        self._machine = machine = await self._start(new)
+        if self._snapshot is not None:
+            self._machine = machine = await self._resume(self._snapshot)
+            # what the earlier runs wrote stays written; the first write here adds what they had not
+            self._written_entries = self._snapshot.timeline_written
+        else:
+            new = self._accept_or_fail()
+            self._machine = machine = await self._start(new)
         while True:
             await self._write()
             if machine.closed:
                 break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not machine.closed:
+                    self._continue_as_new(machine)
+                continue
+            if machine.revision != self._written_revision:
+                continue  # more changed while the last record was written: write that first
             await self._wait(machine)
             await self._after_wake(machine)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._write()
+        while self._written_revision < machine.revision:  # signals refused after the close included
+            await self._write()
         return machine.status()  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _history_is_long() -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= HISTORY_EVENTS_LIMIT
+
+    def _continue_as_new(self, machine: M) -> NoReturn:
+        """Carry the whole machine into a new run (every handler has finished; nothing is lost: what
+        was not written yet goes along and the new run writes it first)."""
+        snapshot = machine.snapshot(  # type: ignore[attr-defined]
+            entries_written=self._written_entries, outbox_written=self._written_outbox
+        )
+        workflow.logger.info("machine.continue_as_new", extra={"revision": machine.revision})
+        workflow.continue_as_new({CONTINUED: snapshot.model_dump(mode="json")})
 
     async def _wait(self, machine: M) -> None:
         """Sleep until the next deadline event, waking early for any change."""
@@ -173,7 +222,7 @@ class ActionWorkflow(Generic[M]):
             retry_policy=RETRY,
             summary="load the business calendar",
         )
-        return BusinessCalendar(loaded.years)
+        return BusinessCalendar.shared(loaded.years)
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -244,35 +293,41 @@ class ActionWorkflow(Generic[M]):
     # -- writing --------------------------------------------------------------------------------
 
     async def _write(self) -> None:
-        """Write projection, timeline and outbox (idempotent activity); refresh what the UI shows."""
+        """Write what changed since the last record (one idempotent activity); refresh what the UI shows.
+
+        One record per call, however much changes meanwhile: the run loop calls again, so it never
+        stops looking at its timers or its history's length while actions keep arriving.
+        """
         machine = self._machine
         assert machine is not None
         self._show(machine)
-        while self._written_revision < machine.revision:
-            revision = machine.revision
-            start, ostart = self._written_entries, self._written_outbox
-            entries = [NumberedEntry(seq=i, entry=e) for i, e in enumerate(machine.timeline[start:], start=start)]
-            outbox = machine.outbox[ostart:]
-            info = workflow.info()
-            base = {
-                "run_id": info.run_id,
-                "workflow_id": info.workflow_id,
-                "revision": revision,
-                "entries": entries,
-                "outbox": outbox,
-            }
-            activity, record, summary = self._record(machine, base)
-            await workflow.execute_activity_method(
-                activity,
-                record,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary=summary,
-            )
-            self._written_revision = revision
-            self._written_entries = start + len(entries)
-            self._written_outbox = ostart + len(outbox)
-            self._show(machine)
+        if self._written_revision >= machine.revision:
+            return
+        revision = machine.revision
+        start, ostart = self._written_entries, self._written_outbox
+        entries = [NumberedEntry(seq=i, entry=e) for i, e in enumerate(machine.timeline[start:], start=start)]
+        outbox = machine.outbox[ostart:]
+        info = workflow.info()
+        base = {
+            # one key for the whole chain of runs (continue-as-new keeps the first run's id)
+            "run_id": info.first_execution_run_id,
+            "workflow_id": info.workflow_id,
+            "revision": revision,
+            "entries": entries,
+            "outbox": outbox,
+        }
+        activity, record, summary = self._record(machine, base)
+        await workflow.execute_activity_method(
+            activity,
+            record,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=summary,
+        )
+        self._written_revision = revision
+        self._written_entries = start + len(entries)
+        self._written_outbox = ostart + len(outbox)
+        self._show(machine)
 
     def _show(self, machine: M) -> None:
         """Search attributes and current details, upserted only when they changed."""

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import CALENDAR_CHANGED_SIGNAL, HANDLING_ORDER_QUERY, WORK_ORDER
     from domain.errors import RefusalKind, Rejected
     from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus, Phase
-    from domain.order import LIFECYCLE, LIFECYCLE_LEGACY, Order
+    from domain.order import LIFECYCLE, LIFECYCLE_LEGACY, Order, OrderSnapshot
     from domain.records import MachineRecord, OrderRecord, OrderRules, OrderRulesRequest
     from domain.rulebook import LEGACY_TIANJIN_2021, rulebook_for
     from workflows import search_attributes as sa
@@ -47,6 +47,7 @@ class WorkOrder(ActionWorkflow[Order]):
 
     input_model = NewOrder
     actions = ACTIONS
+    snapshot_model = OrderSnapshot
     noun = "order"
     #: Set by the calendar-changed signal (which may arrive before the order is set up).
     _calendar_changed = False
@@ -68,7 +69,7 @@ class WorkOrder(ActionWorkflow[Order]):
                 retry_policy=RETRY,
                 summary="bind the rulebook and load the business calendar",
             )
-            order = Order(new, rules.rulebook, BusinessCalendar(rules.years), now(), lifecycle=LIFECYCLE)
+            order = Order(new, rules.rulebook, BusinessCalendar.shared(rules.years), now(), lifecycle=LIFECYCLE)
         else:  # started before lifecycle 2: the behaviour and rulebook it started with
             calendar = await self._load_calendar(years)
             order = Order(new, LEGACY_TIANJIN_2021, calendar, now(), lifecycle=LIFECYCLE_LEGACY)
@@ -81,6 +82,10 @@ class WorkOrder(ActionWorkflow[Order]):
             ]
         )
         return order
+
+    async def _resume(self, snapshot: OrderSnapshot) -> Order:
+        calendar = await self._load_calendar(_calendar_years(snapshot.new.dispatched_at))
+        return Order.restore(snapshot, calendar)
 
     def _woken(self) -> bool:
         return self._calendar_changed
@@ -116,7 +121,7 @@ class WorkOrder(ActionWorkflow[Order]):
 
     def _record(self, order: Order, base: dict[str, Any]) -> tuple[Callable[..., Any], MachineRecord, str]:
         closed = order.phase is Phase.CLOSED
-        record = OrderRecord(**base, order=order.new, status=order.status(), units=order.units(), archive=closed)
+        record = OrderRecord(**base, order=order.new, status=order.projection(), units=order.units(), archive=closed)
         return OrderActivities.record_order, record, ("archive" if closed else f"record revision {base['revision']}")
 
     def _search_attributes(self, order: Order) -> list[tuple[str, SearchAttributeKey[Any], Any]]:

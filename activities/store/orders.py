@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.calendar import SHANGHAI
+from domain.models import Actor, TimelineEntry
 from domain.records import OrderRecord
 
 
@@ -42,10 +44,17 @@ async def upsert_order(conn: Any, record: OrderRecord) -> None:
 
 
 async def archive_order(conn: Any, record: OrderRecord) -> None:
-    """Archive the closed order (`order_archive`), once per run."""
+    """Archive the closed order (`order_archive`), once per order.
+
+    Records carry the status without its timeline (a record's size must not grow with the order's
+    age); the archive takes the whole timeline from the rows written so far, this record's included
+    (call it after `write_timeline` in the same transaction).
+    """
     o, s = record.order, record.status
     assert s.outcome is not None
     assert s.closed_at is not None
+    timeline = await read_timeline(conn, record.run_id)
+    full = s.model_copy(update={"timeline": timeline})
     await conn.execute(
         """
         INSERT INTO order_archive (run_id, workflow_id, order_no, tier, category, platform,
@@ -58,5 +67,19 @@ async def archive_order(conn: Any, record: OrderRecord) -> None:
         s.platform.value, o.location.district, o.dispatched_at, s.closed_at, s.outcome.value,
         s.rulebook, o.model_dump(mode="json"),
         {k: d.model_dump(mode="json") for k, d in s.deadlines.items()},
-        [e.model_dump(mode="json") for e in s.timeline], s.model_dump(mode="json"),
+        [e.model_dump(mode="json") for e in timeline], full.model_dump(mode="json"),
     )  # fmt: skip
+
+
+async def read_timeline(conn: Any, run_id: str) -> list[TimelineEntry]:
+    """The order's timeline as written, in order (instants in Asia/Shanghai, as the order shows them)."""
+    rows = await conn.fetch("SELECT at, kind, actor, detail FROM order_timeline WHERE run_id = $1 ORDER BY seq", run_id)
+    return [
+        TimelineEntry(
+            at=r["at"].astimezone(SHANGHAI),
+            kind=r["kind"],
+            actor=Actor.model_validate(r["actor"]) if r["actor"] else None,
+            detail=r["detail"],
+        )
+        for r in rows
+    ]

@@ -655,3 +655,34 @@ class TestNeverStuck:
         assert f.order.next_timer() is not None
         f.to("2026-06-30 00:00")  # months later, nobody acted
         assert f.order.phase is Phase.CLOSED or f.order.next_timer() is not None
+
+
+class TestContinueAsNew:
+    @pytest.mark.parametrize("phase", list(BUILDERS))
+    def test_a_snapshot_restores_the_same_order(self, phase: Phase) -> None:
+        """What a new run gets is the order: same status, same next timer, and it goes on the same way."""
+        f = BUILDERS[phase]()
+        o = f.order
+        written = max(len(o.outbox) - 1, 0)
+        snapshot = o.snapshot(entries_written=len(o.timeline), outbox_written=written)
+        again = type(o).restore(type(snapshot).model_validate_json(snapshot.model_dump_json()), o.calendar)
+        assert again.status() == o.status()
+        assert again.next_timer() == o.next_timer()
+        assert again.outbox == o.outbox[written:]  # what is not written yet goes along, with its seq
+        later = f.now + timedelta(days=40)
+        o.fire_due(later)
+        again.fire_due(later)
+        assert again.status() == o.status()
+        assert [x.seq for x in again.outbox] == [x.seq for x in o.outbox[written:]]
+
+
+class TestRejectedSignals:
+    def test_only_the_latest_are_kept_and_all_are_counted(self) -> None:
+        """A flood of bad signals never makes the order grow: 20 kept, each cut short, all counted."""
+        f = at_in_handling()
+        for i in range(500):
+            f.order.reject("return_order", {"actor": {"org": "x" * 10_000}, "request_id": f"r{i}"}, "y" * 5000, f.now)
+        s = f.order.status()
+        assert (s.rejected_total, len(s.rejected_actions)) == (500, 20)
+        assert s.rejected_actions[-1].request_id == "r499"
+        assert len(s.model_dump_json()) < 60_000
