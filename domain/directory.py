@@ -80,11 +80,6 @@ HANDLING_KINDS: Final[frozenset[OrgKind]] = frozenset(
 )
 
 
-def is_known_org(org: str) -> bool:
-    """Whether ``org`` is an id of the directory."""
-    return org in ORGANISATIONS
-
-
 def can_handle(org: str) -> bool:
     """Whether ``org`` may be assigned as a lead or assisting unit (Article 7)."""
     entry = ORGANISATIONS.get(org)

@@ -85,7 +85,7 @@ class NewInquiry(_Value):
     @property
     def workflow_id(self) -> str:
         """The workflow id of this inquiry, `inquiry-<inquiry_no>`."""
-        return inquiry_workflow_id(self.inquiry_no)
+        return contract.inquiry_workflow_id(self.inquiry_no)
 
     @property
     def outbox_order_no(self) -> str:
@@ -99,11 +99,6 @@ class NewInquiry(_Value):
             InvalidOrder: naming the field and the allowed range.
         """
         check_not_future("asked_at", self.asked_at, now)
-
-
-def inquiry_workflow_id(inquiry_no: str) -> str:
-    """The workflow id of an inquiry number (`domain.contract.inquiry_workflow_id`)."""
-    return contract.inquiry_workflow_id(inquiry_no)
 
 
 class Answer(Action):

@@ -163,7 +163,7 @@ class NewOrder(_Value):
     @property
     def workflow_id(self) -> str:
         """The workflow id of this order, `order-<order_no>`."""
-        return workflow_id_for(self.order_no)
+        return order_workflow_id(self.order_no)
 
     def check_arrival(self, now: datetime) -> None:
         """Refuse a `dispatched_at` more than five minutes after ``now``.
@@ -185,11 +185,6 @@ def check_not_future(field: str, value: datetime, now: datetime) -> None:
             f"{field}: {value.isoformat()} lies in the future; allowed: "
             f"not later than {(now + MAX_FUTURE_SKEW).isoformat()} (now + 5 minutes)"
         )
-
-
-def workflow_id_for(order_no: str) -> str:
-    """The workflow id of an order number (`domain.contract.order_workflow_id`)."""
-    return order_workflow_id(order_no)
 
 
 def _known_org(v: str) -> str:

@@ -29,10 +29,3 @@ ALL: Final = (
     COMPLETION_DUE,
     ORDER_FLAGS,
 )
-
-_CLI_TYPE: Final = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
-
-
-def registrations() -> list[tuple[str, str]]:
-    """(name, type) of every custom search attribute, in the `temporal` CLI's spelling."""
-    return [(k.name, _CLI_TYPE[k.indexed_value_type.name]) for k in ALL]
