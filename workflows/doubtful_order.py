@@ -18,13 +18,18 @@ from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from domain.calendar import SHANGHAI
+    from activities.orders import OrderActivities
+    from domain.calendar import SHANGHAI, BusinessCalendar
     from domain.contract import DOUBTFUL_ORDER
     from domain.inquiry import INQUIRY_ACTIONS, Inquiry, InquirySnapshot, InquiryStatus, NewInquiry
-    from domain.records import InquiryRecord, MachineRecord
+    from domain.records import InquiryRecord, MachineRecord, OrderRules, OrderRulesRequest
     from domain.rulebook import rulebook_for
     from workflows import search_attributes as sa
-    from workflows.shell import ActionWorkflow, now
+    from workflows.shell import ACTIVITY_TIMEOUT, RETRY, ActionWorkflow, now
+
+#: Inquiries started with this marker bind the rulebook in force from PostgreSQL; older ones keep
+#: the shipped version they started with.
+RULES_FROM_DB_PATCH = "inquiry-rules-from-db"
 
 
 def _calendar_years(asked_at: datetime) -> list[int]:
@@ -49,9 +54,19 @@ class DoubtfulOrder(ActionWorkflow[Inquiry]):
         return status
 
     async def _start(self, new: NewInquiry) -> Inquiry:
-        rulebook = rulebook_for(new.asked_at)
-        calendar = await self._load_calendar(_calendar_years(new.asked_at))
-        return Inquiry(new, rulebook, calendar, now())
+        years = _calendar_years(new.asked_at)
+        if workflow.patched(RULES_FROM_DB_PATCH):
+            # the rulebook in force when asked, from the database (an imported successor counts)
+            rules: OrderRules = await workflow.execute_activity_method(
+                OrderActivities.load_order_rules,
+                OrderRulesRequest(at=new.asked_at, years=years),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="bind the rulebook and load the business calendar",
+            )
+            return Inquiry(new, rules.rulebook, BusinessCalendar.shared(rules.years), now())
+        # started before rulebooks were data: the shipped version
+        return Inquiry(new, rulebook_for(new.asked_at), await self._load_calendar(years), now())
 
     async def _resume(self, snapshot: InquirySnapshot) -> Inquiry:
         return Inquiry.restore(snapshot, await self._load_calendar(_calendar_years(snapshot.new.asked_at)))
