@@ -1,6 +1,6 @@
 """Who may hold a token for what, and who may see or do what through the handler gateway.
 
-The gateway (``starter/gateway.py``) authenticates an org and a role by its bearer token; these
+The gateway (``workers/gateway.py``) authenticates an org and a role by its bearer token; these
 rules decide, before anything reaches an order, whether that org and role have standing. They
 restate ``docs/lifecycle.md`` ("Who may do what") and the contract's confidentiality rule (Article
 8.2: units see their own handling order, never the whole order). The workflow checks standing again

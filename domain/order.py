@@ -238,12 +238,17 @@ class Order(Machine):
         r = self.new.reporter
         if not r.confidential:
             return text
-        text = text.replace(r.name, REDACTED)
+        text = self._scrub_name(text)
         digits = re.sub(r"\D", "", r.phone)
         if len(digits) >= 5:  # the phone however it is written: spaces, dashes, +86
             pattern = r"\+?" + r"[\s-]*".join(re.escape(c) for c in digits)
             text = re.sub(pattern, REDACTED, text)
         return text
+
+    def _scrub_name(self, text: str) -> str:
+        """What units read of others' words: a confidential reporter's name never (the phone they have)."""
+        r = self.new.reporter
+        return text.replace(r.name, REDACTED) if r.confidential else text
 
     # receive ---------------------------------------------------------------------------------
 
@@ -1107,13 +1112,14 @@ class Order(Machine):
         for key, d in list(self.deadlines.items()):
             if d.calendar_confirmed or d.met_at or d.closed_at or d.overdue_since or now >= d.due:
                 continue
-            fresh = self._recompute(key, d)
-            if fresh is None:
+            recomputed = self._recompute(key, d)
+            if recomputed is None:
                 continue
+            fresh, warn_at = recomputed
             self.deadlines[key] = d.model_copy(
                 update={
                     "due": fresh.due,
-                    "warn_at": self._warn_at(d.start, fresh.due),
+                    "warn_at": warn_at if d.warn_at is not None else None,
                     "explanation": fresh.explanation,
                     "calendar_confirmed": fresh.calendar_confirmed,
                 }
@@ -1123,7 +1129,24 @@ class Order(Machine):
         self._refresh_calendar_flag()
         return changed
 
-    def _recompute(self, key: str, d: DeadlineState) -> dl.ComputedDeadline | None:
+    def _recompute(self, key: str, d: DeadlineState) -> tuple[dl.ComputedDeadline, datetime] | None:
+        """The deadline recomputed on the current calendar, and its warning instant."""
+        if key == "dispatch":  # a reminder at the end of one window, an escalation a window later
+            tier, category = self.new.tier, self.new.category
+            first = dl.dispatch_deadline(self.rulebook, self.calendar, d.start, tier=tier, category=category)
+            second = dl.dispatch_deadline(self.rulebook, self.calendar, first.due, tier=tier, category=category)
+            fresh = second.model_copy(
+                update={
+                    "start": first.start,
+                    "explanation": f"{first.explanation}: reminder; one more window, {second.explanation}",
+                    "calendar_confirmed": first.calendar_confirmed and second.calendar_confirmed,
+                }
+            )
+            return fresh, first.due
+        computed = self._recompute_one(key, d)
+        return (computed, self._warn_at(d.start, computed.due)) if computed else None
+
+    def _recompute_one(self, key: str, d: DeadlineState) -> dl.ComputedDeadline | None:
         tier, category = self.new.tier, self.new.category
         extended = any(e.decision == "approved" and e.deadline == key for e in self.extensions)
         if key == "receipt":
@@ -1232,7 +1255,7 @@ class Order(Machine):
         units = sorted(units, key=lambda y: y.role != "lead")
         contributions = sorted(
             (
-                ContributionView(unit=y.unit, at=c.at, content=c.content, round=c.round)
+                ContributionView(unit=y.unit, at=c.at, content=self._scrub_name(c.content), round=c.round)
                 for y in self.assignments
                 if y.role == "assisting" and (is_lead or y.unit == unit)
                 for c in y.contributions
@@ -1267,7 +1290,11 @@ class Order(Machine):
             units=[UnitView(unit=y.unit, role=y.role, state=y.state, handler=y.handler) for y in units],
             contributions=contributions,
             deadlines=own,
-            latest_verdict=self.callbacks[-1] if self.callbacks else None,
+            latest_verdict=(
+                self.callbacks[-1].model_copy(update={"note": self._scrub_name(self.callbacks[-1].note)})
+                if self.callbacks
+                else None
+            ),
             latest_result=results[-1] if is_lead and results else None,
         )
 

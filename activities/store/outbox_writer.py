@@ -65,6 +65,11 @@ async def write_timeline(conn: Any, *, table: str, run_id: str, number: str, ent
     )
 
 
+#: The notifications that also reach a holiday break's on-duty contact: every warning, escalation and
+#: reminder of a deadline, and the close of an unanswered appeal.
+ON_DUTY_KINDS = ("_warning", "_overdue", "_escalation", "_reminder", "_unanswered")
+
+
 async def write_outbox(
     conn: Any,
     *,
@@ -112,7 +117,7 @@ async def _notify(conn: Any, run_id: str, order_no: str, item: OutboxItem, *, ro
 
 
 async def _on_duty(conn: Any, calendar: BusinessCalendar | None, item: OutboxItem, fallback_org: str) -> Any:
-    if calendar is None or not item.kind.endswith(("_warning", "_overdue")):
+    if calendar is None or not item.kind.endswith(ON_DUTY_KINDS):
         return None
     brk = calendar.break_containing(item.at.astimezone(SHANGHAI).date())
     if brk is None:

@@ -9,11 +9,13 @@ in `test_order_lifecycle1.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from activities.store.calendar_data import package_years
+from domain.calendar import BusinessCalendar, CalendarYear
 from domain.errors import RefusalKind
 from domain.models import Outcome, Phase
 from domain.order import LIFECYCLE
@@ -686,3 +688,33 @@ class TestRejectedSignals:
         assert (s.rejected_total, len(s.rejected_actions)) == (500, 20)
         assert s.rejected_actions[-1].request_id == "r499"
         assert len(s.model_dump_json()) < 60_000
+
+
+class TestRecalendar:
+    def test_an_unconfirmed_dispatch_window_is_recomputed_when_the_year_is_entered(self) -> None:
+        """Received Thu 2026-12-31 16:30: its dispatch windows run into 2027; entering 2027 recomputes them."""
+        f = Flow(new_order("2026-12-31 15:00"))
+        f.act("receive", "2026-12-31 16:30", CENTER)
+        d = f.order.deadlines["dispatch"]
+        assert d.calendar_confirmed is False
+        # Monday-Friday assumed: 2027-01-01 (Fri) is a working day
+        assert d.warn_at == t("2027-01-01 12:00")
+        year = CalendarYear(year=2027, holidays={date(2027, 1, day): "元旦" for day in (1, 2, 3)})
+        assert f.order.recalendar(BusinessCalendar([*package_years(), year]), f.now) == ["dispatch"]
+        d = f.order.deadlines["dispatch"]
+        assert (d.warn_at, d.due, d.calendar_confirmed) == (t("2027-01-04 12:00"), t("2027-01-04 15:00"), True)
+        assert "calendar_unconfirmed" not in f.order.flags
+
+
+class TestUnitViewsNeverNameTheReporter:
+    def test_the_verdicts_note_and_contributions_are_scrubbed_of_the_name(self) -> None:
+        """Units read the reporter's words and each other's, never a confidential reporter's name."""
+        f = at_in_handling(confidential=True)
+        f.act("contribute", "2026-03-06 10:45", unit("dept-lighting"), content=f"{REPORTER['name']}家门口已修")
+        handle(f)
+        f.act("review_result", "2026-03-09 11:00", CENTER, approved=True)
+        f.act("callback", "2026-03-10 10:00", HOTLINE, verdict="dissatisfied", note=f"{REPORTER['name']}说还是不亮")
+        view = f.order.handling_order(LEAD)
+        assert REPORTER["name"] not in view.model_dump_json()
+        assert view.latest_verdict is not None
+        assert view.latest_verdict.note == "[reporter]说还是不亮"
