@@ -2,7 +2,7 @@
 
 Every function takes the instant the clock starts at (any offset; converted to Asia/Shanghai),
 computes the due instant from the bound `Rulebook`'s parameters and the `BusinessCalendar`, and
-returns a `ComputedDeadline` whose explanation an operator can check by hand (``rulebook.md``,
+returns a `ComputedDeadline` whose explanation an operator can check by hand (``docs/rules.md``,
 "Every deadline explains itself"). A deadline that depends on a day in a year without calendar data
 is flagged ``calendar_confirmed=False``.
 """

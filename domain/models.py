@@ -1,4 +1,4 @@
-"""The contract's payloads as pydantic v2 models (``../shared/contract.md``).
+"""The contract's payloads as pydantic v2 models (``docs/contract.md``).
 
 Every model here is what goes over the wire as plain JSON: the names are the contract's, enums are
 ``StrEnum`` so the JSON carries the contract's words, and every instant is timezone-aware.
