@@ -285,7 +285,7 @@ class TestViews:
         assert name not in desk
         r = await stack.run("order", "view", no, "--unit", "district-nankai")
         assert r.returncode == 1
-        assert "district-nankai is not assigned to order" in r.stderr
+        assert r.stderr.startswith("handling_order refused: district-nankai is not assigned to order"), r.stderr
 
 
 @pytest.mark.integration
