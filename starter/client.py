@@ -5,7 +5,9 @@
     status = await client.receive("TJ1", Receive(actor=Actor(org="center", person="王工", role="operator")))
 
 Every action is sent as an Update (a refusal raises `ActionRefused` with its kind and the workflow's words);
-`signal(...)` sends the same payload fire-and-forget.
+`signal(...)` sends the same payload fire-and-forget. A unit's action may name the unit's handler
+(专人, Art. 8.4) with ``handler=Handler(person=..., phone=...)``; without one, the person of the
+unit's first action is its handler.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from domain.models import (
     Contribute,
     ExtensionDecision,
     FileAppeal,
+    ForwardExtension,
+    Handler,
     HandlingOrder,
     NewOrder,
     OrderStatus,
@@ -47,6 +51,7 @@ from domain.models import (
     ReturnOrder,
     ReturnToHotline,
     Review,
+    ReviewResult,
     SubmitResult,
     Withdraw,
 )
@@ -57,6 +62,7 @@ from starter.settings import Settings
 
 __all__ = [
     "ActionRefused",
+    "Handler",
     "HotlineClient",
     "OrderAlreadyRunning",
     "OrderNotFound",
@@ -249,19 +255,31 @@ class HotlineClient:
         return await self.act(order_no, OrderAction.RETURN_TO_HOTLINE, action)
 
     async def contact_reporter(self, order_no: str, action: ContactReporter) -> OrderStatus:
-        """`contact_reporter`: a unit records its contact with the reporter."""
+        """`contact_reporter`: a unit records its contact with the reporter.
+
+        Its ``handler`` (optional) names the unit's handler.
+        """
         return await self.act(order_no, OrderAction.CONTACT_REPORTER, action)
 
     async def return_order(self, order_no: str, action: ReturnOrder) -> OrderStatus:
-        """`return_order`: a unit returns its handling order within 8 hours."""
+        """`return_order`: a unit returns its handling order within 8 hours.
+
+        Its ``handler`` (optional) names the unit's handler.
+        """
         return await self.act(order_no, OrderAction.RETURN_ORDER, action)
 
     async def request_extension(self, order_no: str, action: RequestExtension) -> OrderStatus:
-        """`request_extension`: the lead unit asks for more time."""
+        """`request_extension`: the lead unit asks for more time (it goes to the platform).
+
+        Its ``handler`` (optional) names the unit's handler.
+        """
         return await self.act(order_no, OrderAction.REQUEST_EXTENSION, action)
 
     async def contribute(self, order_no: str, action: Contribute) -> OrderStatus:
-        """`contribute`: an assisting unit's contribution."""
+        """`contribute`: an assisting unit's contribution.
+
+        Its ``handler`` (optional) names the unit's handler.
+        """
         return await self.act(order_no, OrderAction.CONTRIBUTE, action)
 
     async def release_assisting_unit(self, order_no: str, action: ReleaseAssistingUnit) -> OrderStatus:
@@ -269,8 +287,19 @@ class HotlineClient:
         return await self.act(order_no, OrderAction.RELEASE_ASSISTING_UNIT, action)
 
     async def submit_result(self, order_no: str, action: SubmitResult) -> OrderStatus:
-        """`submit_result`: the lead unit's result."""
+        """`submit_result`: the lead unit's result (it waits for the platform's review).
+
+        Its ``handler`` (optional) names the unit's handler.
+        """
         return await self.act(order_no, OrderAction.SUBMIT_RESULT, action)
+
+    async def review_result(self, order_no: str, action: ReviewResult) -> OrderStatus:
+        """`review_result`: the platform replies to the city hotline with the result, or sends it back to the lead."""
+        return await self.act(order_no, OrderAction.REVIEW_RESULT, action)
+
+    async def forward_extension(self, order_no: str, action: ForwardExtension) -> OrderStatus:
+        """`forward_extension`: the platform applies to the city hotline for a unit's extension, or declines it."""
+        return await self.act(order_no, OrderAction.FORWARD_EXTENSION, action)
 
     async def file_appeal(self, order_no: str, action: FileAppeal) -> OrderStatus:
         """`file_appeal`: the platform contests a dissatisfied verdict."""

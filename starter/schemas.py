@@ -15,7 +15,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
 from domain.inquiry import Answer, InquiryStatus, NewInquiry, Reassign
-from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus
+from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus, UnitAction
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 #: Prefix of every schema's ``$id``: an identifier, not a place to download from.
@@ -119,7 +119,9 @@ def _readme(entries: list[tuple[str, type[BaseModel], Mode, str, str]]) -> str:
         lines.append(f"| `{path}` | {what} | {sent} | `{model.__name__}` |")
     lines += [
         "",
-        "Every action carries `actor` (`org`, `person`, `role`) and may carry `request_id`.",
+        "Every action carries `actor` (`org`, `person`, `role`) and may carry `request_id`. Every action of an",
+        "assigned unit (" + ", ".join(f"`{n}`" for n, m in ACTIONS.items() if issubclass(m, UnitAction)) + ")",
+        "may carry `handler` (`person`, `phone`): the unit's named handler (Art. 8.4).",
         "",
         "## Regenerate",
         "",

@@ -84,3 +84,12 @@ def test_the_layout_names_every_folder_and_package() -> None:
     assert not missing, f"the README's layout has no line for {sorted(missing)}"
     absent = [p for p in named if not (ROOT / p).exists()]
     assert not absent, f"the README's layout names what does not exist: {absent}"
+
+
+def test_the_action_subcommands_are_the_cli_s() -> None:
+    """The README's list of `hotline order` action subcommands is the command line's, in its order."""
+    from starter.cli.orders import ACTION_COMMANDS
+
+    match = re.search(r"Every contract action has its subcommand \(`([^`]+)`", README)
+    assert match, "the README lists no action subcommands"
+    assert match.group(1).split() == [spec.command for spec in ACTION_COMMANDS]

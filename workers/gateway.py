@@ -25,8 +25,14 @@ own fields. Then, in this order:
 Nothing is sent to the order in any refused case. Every request, refused ones included, is written
 to ``audit_log`` before its answer leaves (who, what, which order, the answer). Units never see the
 whole order: `status` is for the platform's operator, its supervising department and the city
-hotline; a unit reads its own handling order, with the reporter's name and phone removed when the
-reporter asked for confidentiality (Article 8.2).
+hotline; a unit reads its own handling order. When the reporter asked for confidentiality, the
+handling order of a unit assigned to the order shows the phone (the unit must call, Article 8.4),
+marked confidential with the instruction, and never the name (Article 8.2); the audit row of every
+answer that carries the phone says so (``disclosed``), with the token and the order.
+
+The platform's own steps (``review_result``, ``forward_extension`` and the others of
+``domain/access.py``'s ``ACTION_ROLES``) are for the order's platform's operator tokens; every
+action of an assigned unit may carry ``handler`` (its named handler, Article 8.4).
 
 No ``from __future__ import annotations`` here: each action's endpoint is built in a loop with its
 own request model, and FastAPI reads the models from the endpoints' annotations at run time.
@@ -97,9 +103,18 @@ A refusal by the order itself has a kind, and the kind alone picks the answer: `
 `window_closed`, `precondition`, `duplicate_request`, `closed` and `order_refused` 409.
 
 Units never see the whole order: `GET /orders/{order_no}` is for the order's platform, its supervising
-department and the city hotline; a unit reads its own handling order while assigned, without the
-reporter's name and phone when the reporter asked for confidentiality (Article 8.2).
+department and the city hotline; a unit reads its own handling order while assigned. When the reporter
+asked for confidentiality, the handling order shows the phone (the unit must call, Article 8.4), marked
+confidential with the instruction, and never the name (Article 8.2); every answer that carries the
+phone is in the audit log as a disclosure, with the token and the order.
+
+The platform's steps on a unit's result and extension (`review_result`, `forward_extension`) take the
+order's platform's operator token. Every action of an assigned unit may carry `handler` (`person`,
+`phone`): the unit's named handler (Article 8.4); without it, the person of the unit's first action is.
 """
+
+#: What an audit row's `disclosed` says when the answer carried a confidential reporter's phone.
+DISCLOSED_PHONE: Final = "reporter_phone"
 
 #: Paths anyone may read: the API's own description. Nothing else is served without a token.
 PUBLIC_PATHS: Final = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
@@ -209,6 +224,8 @@ class _Audit:
     order_no: str | None = None
     request_id: str | None = None
     result: str = ""
+    #: personal data the answer carries (`reporter_phone`), for the audit row; None: none
+    disclosed: str | None = None
 
 
 def _audit_of(request: Request) -> _Audit:
@@ -322,6 +339,7 @@ class _AuditAndAuth:
                 action=note.action,
                 order_no=note.order_no,
                 request_id=note.request_id,
+                disclosed=note.disclosed,
             )
         except Exception as err:  # the answer stands; a lost audit row must be seen in the logs
             log.error("gateway.audit_failed", error=type(err).__name__, path=note.path[:200], status=status_code)
@@ -577,7 +595,12 @@ class _Gateway:
             ),
         ] = None,
     ) -> HandlingOrder:
-        """What a unit sees: no reporter name or phone when the reporter asked for confidentiality."""
+        """What a unit sees (its handling order).
+
+        A confidential reporter's phone is shown to the units assigned to the order (they must call,
+        Art. 8.4), never the name (Art. 8.2); the audit row of every answer that carries the phone
+        says so (`disclosed`), with the token and the order.
+        """
         if unit is None:
             if caller.role is not Role.HANDLER:
                 raise _invalid(("query", "unit"), "required field is missing: name the unit whose view to read")
@@ -600,7 +623,15 @@ class _Gateway:
             raise _refuse(404, f"order {order_no} not found") from None
         except ActionRefused as err:
             raise _refused_by_order(err) from None
-        _audit_of(request).result = f"read: {unit}'s handling order"
+        note = _audit_of(request)
+        note.result = f"read: {unit}'s handling order"
+        if view.confidential and view.reporter_phone:
+            # Art. 8.2/8.4: the assigned unit must call; every such read is on the record
+            note.disclosed = DISCLOSED_PHONE
+            note.result += (
+                f"; disclosed the confidential reporter's phone to {caller.org} ({caller.role.value}, "
+                f"token {caller.id}) for order {order_no}"
+            )
         return view
 
     async def act(

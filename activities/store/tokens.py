@@ -1,4 +1,5 @@
-"""Bearer tokens of the handler gateway, and its audit log (PostgreSQL, ``004_tokens_audit.sql``).
+"""Bearer tokens of the handler gateway, and its audit log (PostgreSQL, ``004_tokens_audit.sql``,
+``008_audit_disclosure.sql``).
 
 A token stands for one org acting in one role (``domain.access.role_misfit`` says which roles an
 org may hold). It is ``hl_`` followed by 43 URL-safe characters (256 random bits), shown once when
@@ -155,8 +156,9 @@ async def record_audit(
     action: str | None = None,
     order_no: str | None = None,
     request_id: str | None = None,
+    disclosed: str | None = None,
 ) -> int:
-    """Write one request to the audit log: who, what, which order, the answer, when.
+    """Write one request to the audit log: who, what, which order, the answer, when, what it disclosed.
 
     Args:
         pool: The database.
@@ -170,6 +172,8 @@ async def record_audit(
         action: The contract's action or query name.
         order_no: The order concerned.
         request_id: The action's `request_id`, if any.
+        disclosed: Personal data the answer carried, by name (`reporter_phone`: a confidential
+            reporter's phone shown to a unit's handling order); None when it carried none.
 
     Text is kept as given, except that NUL (which PostgreSQL text cannot hold) becomes ``\\0`` and
     anything past `AUDIT_TEXT_MAX` characters is cut: a request is audited whatever it carried.
@@ -179,8 +183,8 @@ async def record_audit(
     """
     audit_id: int = await pool.fetchval(
         """INSERT INTO audit_log
-               (token_id, org, role, method, path, action, order_no, status_code, result, request_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+               (token_id, org, role, method, path, action, order_no, status_code, result, request_id, disclosed)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
         token_id,
         org,
         role,
@@ -191,6 +195,7 @@ async def record_audit(
         status_code,
         _text(result),
         _text(request_id),
+        _text(disclosed),
     )
     return audit_id
 

@@ -1,5 +1,9 @@
-"""`hotline order <action>`, `order start|show|list|import`, `hotline desk` and `hotline orgs`: the CLI of an
-order's people.
+"""`hotline order <action>`, `order start|show|view|list|import`, `hotline desk` and `hotline orgs`: the CLI of
+an order's people.
+
+`order show` is the whole order (for the platform, its supervising department, the city hotline);
+`order view ORDER --unit ORG` and a unit's `desk` show what that unit sees of an order
+(`handling_order`). The pages are drawn by `starter.cli.pages`.
 
 Every subcommand checks its arguments before talking to anything (exit 2 naming the wrong one);
 a refusal is printed as the workflow words it (exit 1).
@@ -13,15 +17,12 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from rich import box
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from domain.calendar import SHANGHAI
 from domain.contract import LATE_FLAGS, Flag, OrderAction, SearchAttribute, visibility_eq, visibility_in
@@ -33,22 +34,25 @@ from domain.models import (
     Category,
     ContactMethod,
     NewOrder,
-    OrderStatus,
     Phase,
     Platform,
     Role,
     Tier,
+    UnitAction,
     Verdict,
     describe_validation_error,
 )
 from starter.cli.args import flag_problems, instant_arg, org_arg, read_json
 from starter.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from starter.cli.pages import console, left, render_handling_order, render_status, show, table
 from starter.client import HotlineClient, OrderSummary
-from starter.errors import OrderAlreadyRunning
+from starter.errors import ActionRefused, OrderAlreadyRunning, OrderNotFound
 
 
 def _now_iso() -> str:
-    return datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
+    # to the microsecond: a default "now" must never fall before a dispatch made in the same second
+    # (a reported instant may not precede the unit's dispatch)
+    return datetime.now(SHANGHAI).isoformat()
 
 
 # -- start -----------------------------------------------------------------------------------------
@@ -171,6 +175,22 @@ ACTION_COMMANDS: list[ActionCommand] = [
                    "appeal_materials": a.appeal_material},
     ),
     ActionCommand(
+        "review-result", OrderAction.REVIEW_RESULT, Role.OPERATOR,
+        "reply to the city hotline with the lead unit's result, or send it back (Art. 6.2)",
+        [(["--approve"], {"action": "store_true", "help": "approve: reply to the city hotline"}),
+         (["--send-back"], {"action": "store_true", "help": "send the result back to the lead unit"}),
+         _text("--comment", "why; with --send-back, what the lead unit must redo (required)", required=False)],
+        lambda a: {"approved": bool(a.approve), "comment": a.comment or ""},
+    ),
+    ActionCommand(
+        "forward-extension", OrderAction.FORWARD_EXTENSION, Role.OPERATOR,
+        "apply to the city hotline for the lead unit's extension, or decline it (Art. 8.6)",
+        [(["--forward"], {"action": "store_true", "help": "apply to the city hotline"}),
+         (["--decline"], {"action": "store_true", "help": "decline the request"}),
+         _text("--note", "the platform's note; with --decline, why (required)", required=False)],
+        lambda a: {"forward": bool(a.forward), "note": a.note or ""},
+    ),
+    ActionCommand(
         "appeal", OrderAction.FILE_APPEAL, Role.OPERATOR, "contest a dissatisfied verdict (Art. 6.3)",
         [_text("--reason", "why"), (["--material"], {"action": "append", "default": [], "help": "material (repeat)"})],
         lambda a: {"reason": a.reason, "materials": a.material},
@@ -203,7 +223,13 @@ ACTION_COMMANDS: list[ActionCommand] = [
 ]  # fmt: skip
 
 _EXCLUSIVE = {"review": ("approve", "send_back"), "extension-decision": ("approve", "refuse"),
-              "appeal-decision": ("uphold", "reject")}  # fmt: skip
+              "appeal-decision": ("uphold", "reject"), "review-result": ("approve", "send_back"),
+              "forward-extension": ("forward", "decline")}  # fmt: skip
+
+#: (command, choice) -> (the argument it needs, why): checked before anything is sent
+_NEEDS = {("extension-decision", "approve"): ("due", "the approved deadline"),
+          ("review-result", "send_back"): ("comment", "what the lead unit must redo"),
+          ("forward-extension", "decline"): ("note", "why the request is declined")}  # fmt: skip
 
 #: model field -> the flag that sets it, to name the wrong argument
 _FLAG = {
@@ -211,7 +237,13 @@ _FLAG = {
     "reporter_notified_at": "--notified-at", "reporter_informed_at": "--informed-at",
     "appeal_materials": "--appeal-material", "materials": "--material", "approved_due": "--due",
     "actor.org": "--as", "actor.person": "--person", "actor.role": "--role", "request_id": "--request-id",
+    "handler.person": "--handler-person", "handler.phone": "--handler-phone",
 }  # fmt: skip
+
+
+def is_unit_action(spec: ActionCommand) -> bool:
+    """Whether the action is an assigned unit's (it may name the unit's handler)."""
+    return issubclass(ACTIONS[spec.action], UnitAction)
 
 
 def build_action(spec: ActionCommand, args: argparse.Namespace) -> Action:
@@ -222,12 +254,22 @@ def build_action(spec: ActionCommand, args: argparse.Namespace) -> Action:
         if len(chosen) != 1:
             flags = " or ".join(f"--{p.replace('_', '-')}" for p in pair)
             raise CliError(f"hotline order {spec.command}: give exactly one of {flags}", EXIT_USAGE)
-    if spec.command == "extension-decision" and args.approve and not args.due:
-        raise CliError("hotline order extension-decision: --approve needs --due", EXIT_USAGE)
+    for (command, choice), (needed, what) in _NEEDS.items():
+        if spec.command == command and getattr(args, choice) and not (getattr(args, needed) or "").strip():
+            flag, need = f"--{choice.replace('_', '-')}", f"--{needed}"
+            raise CliError(f"hotline order {command}: {flag} needs {need} ({what})", EXIT_USAGE)
     raw = {
         "actor": {"org": args.as_org, "person": args.person, "role": args.role or spec.role.value},
         **spec.payload(args),
     }
+    if is_unit_action(spec) and (args.handler_person is not None or args.handler_phone is not None):
+        if args.handler_person is None:
+            raise CliError(
+                f"hotline order {spec.command}: --handler-phone needs --handler-person (whose phone it is)", EXIT_USAGE
+            )
+        raw["handler"] = {"person": args.handler_person}
+        if args.handler_phone is not None:
+            raw["handler"]["phone"] = args.handler_phone
     if args.request_id:
         raw["request_id"] = args.request_id
     try:
@@ -260,78 +302,6 @@ def _cmd_action(spec: ActionCommand) -> Callable[[argparse.Namespace], int]:
 
 
 # -- show / list / desk ---------------------------------------------------------------------------
-
-
-def _left(due: datetime, now: datetime) -> str:
-    delta = due - now
-    sign = "" if delta >= timedelta(0) else "-"
-    minutes = int(abs(delta).total_seconds() // 60)
-    d, rest = divmod(minutes, 24 * 60)
-    h, m = divmod(rest, 60)
-    text = (f"{d}d " if d else "") + f"{h}h{m:02d}m"
-    return f"{sign}{text}" if sign else text
-
-
-def _deadline_state(d: Any) -> str:
-    if d.met_at:
-        return "met late" if d.late_counts and d.met_at > d.due else "met"
-    if d.closed_at:
-        return "closed"
-    if d.overdue_since:
-        return "OVERDUE" if d.late_counts else "ended"
-    return "warned" if d.warned_at else "open"
-
-
-def _console(out: Any = None) -> Console:
-    """Rich on a terminal; plain text (no colours, no boxes, no wrapping) when piped."""
-    stream = out or sys.stdout
-    if stream.isatty():
-        return Console(file=stream, highlight=False)
-    return Console(file=stream, highlight=False, no_color=True, width=100_000, soft_wrap=True)
-
-
-def _table(title: str) -> Table:
-    plain = not sys.stdout.isatty()
-    return Table(title=None if plain else title, box=None if plain else box.HEAVY_HEAD, pad_edge=False)
-
-
-def render_status(s: OrderStatus, *, now: datetime, out: Any = None) -> None:
-    """A readable page of one order: phase, deadlines with time left, units, timeline."""
-    console = _console(out)
-    console.print(f"[bold]Order {s.order_no}[/bold]  {s.tier.value} · {s.category.value} · "
-                  f"{DISTRICTS.get(s.district, s.district)} · {s.subject}")  # fmt: skip
-    console.print(f"platform {s.platform.value}, rulebook {s.rulebook}, dispatched {s.dispatched_at.isoformat()}")
-    phase = s.phase.value + (f" ({s.outcome.value})" if s.outcome else "")
-    console.print(f"phase [bold]{phase}[/bold]: waits for {s.waiting_for}")
-    if s.flags:
-        console.print(f"flags: [red]{', '.join(s.flags)}[/red]")
-    table = _table("deadlines")
-    for col in ("deadline", "due", "left", "state", "explanation"):
-        table.add_column(col, overflow="fold")
-    for d in s.deadlines.values():
-        open_ = not (d.met_at or d.closed_at or d.overdue_since)
-        table.add_row(d.label, d.due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-                      _left(d.due, now) if open_ else "", _deadline_state(d), d.explanation)  # fmt: skip
-    console.print(table)
-    if s.assignments:
-        units = _table("units")
-        for col in ("unit", "role", "state", "dispatched", "contacts", "contributions"):
-            units.add_column(col)
-        for a in s.assignments:
-            units.add_row(a.unit, a.role, a.state, a.dispatched_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
-                          str(len(a.contacts)), str(len(a.contributions)))  # fmt: skip
-        console.print(units)
-    timeline = _table("timeline")
-    for col in ("at", "what", "who", "detail"):
-        timeline.add_column(col, overflow="fold")
-    for e in s.timeline:
-        who = f"{e.actor.org}/{e.actor.person}" if e.actor else ""
-        timeline.add_row(e.at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"), e.kind, who, e.detail)
-    console.print(timeline)
-    if s.rejected_actions:
-        console.print(f"[yellow]{len(s.rejected_actions)} rejected signal(s)[/yellow]:")
-        for r in s.rejected_actions:
-            console.print(f"  {r.at.isoformat(timespec='minutes')} {r.action}: {r.reason}")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -376,18 +346,14 @@ def list_query(args: argparse.Namespace) -> str:
 
 
 def _print_orders(rows: list[OrderSummary], *, now: datetime, title: str) -> None:
-    table = _table(title)
-    for col in ("order", "phase", "tier", "category", "district", "units", "due", "left", "flags"):
-        table.add_column(col, overflow="fold")
+    c = console()
+    t = table(c, title, ["order", "phase", "tier", "category", "district", "units", "due", "left", "flags"])
     for r in rows:
         due = r.receipt_due if r.phase == Phase.AWAITING_RECEIPT.value else r.completion_due
-        table.add_row(r.order_no, r.phase, r.tier, r.category, r.district, ",".join(r.units),
-                      due.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if due else "",
-                      _left(due, now) if due else "", ",".join(r.flags))  # fmt: skip
-    console = _console()
-    if not sys.stdout.isatty():
-        console.print(title)
-    console.print(table)
+        t.add_row(r.order_no, r.phase, r.tier, r.category, r.district, ",".join(r.units),
+                  due.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if due else "",
+                  left(due, now) if due else "", ",".join(r.flags))  # fmt: skip
+    show(c, t, title)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -408,34 +374,79 @@ def cmd_list(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def desk_query(org: str) -> str:
-    """What is on ``org``'s desk: the phases in which the next move is that org's."""
-    phase, platform = SearchAttribute.ORDER_PHASE, SearchAttribute.ORDER_PLATFORM
+#: The phases in which an order waits for its platform: receipt, a proposal, the review of a result,
+#: the re-handling it urges, an appeal it may file.
+PLATFORM_WAITS = (Phase.AWAITING_RECEIPT, Phase.RECEIVED, Phase.RESULT_REVIEW, Phase.REHANDLING, Phase.APPEAL_WINDOW)
+#: The phases in which an order waits for the city hotline: its callback, its appeal decision.
+HOTLINE_WAITS = (Phase.AWAITING_CALLBACK, Phase.APPEALING)
+#: The phases in which an order waits for its units.
+UNIT_WAITS = (Phase.IN_HANDLING, Phase.REHANDLING)
+
+
+def _is_unit(org: str) -> bool:
     kind = ORGANISATIONS[org][0]
+    return kind in (OrgKind.DIVISION, OrgKind.COMMISSION_UNIT, OrgKind.DISTRICT_COMMISSION) or org == Platform.UTILITIES
+
+
+def desk_query(org: str) -> str:
+    """What may be on ``org``'s desk: the phases in which the next move is that org's.
+
+    An order flagged `extension_pending` is a candidate for its platform's and the city hotline's
+    desks: which of the two the request waits at is in the order's status (`on_desk`).
+    """
+    phase, platform = SearchAttribute.ORDER_PHASE, SearchAttribute.ORDER_PLATFORM
+    pending = visibility_eq(SearchAttribute.ORDER_FLAGS, Flag.EXTENSION_PENDING)
     parts = []
     if org in (Platform.CENTER, Platform.UTILITIES):
-        waiting = (Phase.AWAITING_RECEIPT, Phase.RECEIVED, Phase.REHANDLING)
-        parts.append(f"({visibility_eq(platform, org)} AND {visibility_in(phase, waiting)})")
+        parts.append(f"({visibility_eq(platform, org)} AND ({visibility_in(phase, PLATFORM_WAITS)} OR {pending}))")
     if org == "dept-hotline":
         parts.append(f"({visibility_eq(platform, Platform.CENTER)} AND {visibility_eq(phase, Phase.IN_REVIEW)})")
     if org == Platform.UTILITIES:
         parts.append(f"({visibility_eq(platform, Platform.UTILITIES)} AND {visibility_eq(phase, Phase.IN_REVIEW)})")
     if org == "hotline":
-        hotline = visibility_in(phase, (Phase.AWAITING_CALLBACK, Phase.APPEALING))
-        parts.append(f"({hotline} OR {visibility_eq(SearchAttribute.ORDER_FLAGS, Flag.EXTENSION_PENDING)})")
-    if kind in (OrgKind.DIVISION, OrgKind.COMMISSION_UNIT, OrgKind.DISTRICT_COMMISSION) or org == Platform.UTILITIES:
-        handling = visibility_in(phase, (Phase.IN_HANDLING, Phase.REHANDLING))
-        parts.append(f"({visibility_eq(SearchAttribute.ORDER_UNITS, org)} AND {handling})")
+        parts.append(f"({visibility_in(phase, HOTLINE_WAITS)} OR {pending})")
+    if _is_unit(org):
+        parts.append(f"({visibility_eq(SearchAttribute.ORDER_UNITS, org)} AND {visibility_in(phase, UNIT_WAITS)})")
     return f"{RUNNING} AND (" + " OR ".join(parts) + ")"
 
 
+def extension_waits_at(org: str, row: OrderSummary) -> str | None:
+    """Where an extension request must wait for ``row`` to be on ``org``'s desk, or None when it is there anyway."""
+    try:
+        phase: Phase | None = Phase(row.phase)
+    except ValueError:
+        phase = None
+    if org in (Platform.CENTER, Platform.UTILITIES) and row.platform == org:
+        if phase in PLATFORM_WAITS or (phase in UNIT_WAITS and org in row.units) or phase is Phase.IN_REVIEW:
+            return None
+        return "platform"
+    if org == "hotline":
+        return None if phase in HOTLINE_WAITS else "hotline"
+    return None
+
+
+async def on_desk(client: HotlineClient, org: str, row: OrderSummary) -> bool:
+    """Whether ``row`` waits for ``org``: an order listed only for its pending extension is on the desk
+    of the party the request waits at (the platform forwards it, the city hotline decides it)."""
+    where = extension_waits_at(org, row)
+    if where is None:
+        return True
+    try:
+        status = await client.status(row.order_no)
+    except (ActionRefused, OrderNotFound):
+        return False
+    pending = next((e for e in status.extensions if e.decision is None), None)
+    return pending is not None and pending.waits_at == where
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
-    """`hotline desk ORG`."""
+    """`hotline desk ORG`: the org's orders, most urgent first; for a unit, what it sees of each."""
     query = desk_query(args.org)
 
     async def main() -> int:
         client = await HotlineClient.connect()
         rows = [r async for r in client.list_orders(query)]
+        rows = [r for r in rows if await on_desk(client, args.org, r)]
         far = datetime.max.replace(tzinfo=UTC)
 
         def due(r: OrderSummary) -> datetime:
@@ -443,7 +454,35 @@ def cmd_desk(args: argparse.Namespace) -> int:
             return d or far
 
         rows.sort(key=due)
-        _print_orders(rows, now=datetime.now(UTC), title=f"{args.org}: {len(rows)} order(s), most urgent first")
+        now = datetime.now(UTC)
+        _print_orders(rows, now=now, title=f"{args.org}: {len(rows)} order(s), most urgent first")
+        if args.brief or not _is_unit(args.org):
+            return EXIT_OK
+        for r in rows:
+            if args.org not in r.units:
+                continue
+            try:
+                view = await client.handling_order(r.order_no, args.org)
+            except (ActionRefused, OrderNotFound) as err:  # returned or closed since it was listed
+                print(f"\n{r.order_no}: {err}")
+                continue
+            print()
+            render_handling_order(view, now=now)
+        return EXIT_OK
+
+    return asyncio.run(main())
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    """`hotline order view ORDER --unit ORG`: what the unit sees (its handling order)."""
+
+    async def main() -> int:
+        client = await HotlineClient.connect()
+        view = await client.handling_order(args.order_no, args.unit)
+        if args.json:
+            print(view.model_dump_json(indent=2))
+        else:
+            render_handling_order(view, now=datetime.now(UTC))
         return EXIT_OK
 
     return asyncio.run(main())
@@ -563,6 +602,10 @@ def _order_actions(order_sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="print the order's status as JSON")
         for flags, kw in spec.args:
             p.add_argument(*flags, **kw)
+        if is_unit_action(spec):
+            p.add_argument("--handler-person", help="names (or renames) the unit's handler (专人, Art. 8.4); "
+                           "without it, the person of the unit's first action is")  # fmt: skip
+            p.add_argument("--handler-phone", help="how the platform reaches the handler (with --handler-person)")
         p.set_defaults(func=_cmd_action(spec))
 
 
@@ -576,6 +619,15 @@ def _order(parser: argparse.ArgumentParser) -> None:
     p.add_argument("order_no")
     p.add_argument("--json", action="store_true", help="the raw `status` query answer")
     p.set_defaults(func=cmd_show)
+
+    p = osub.add_parser(
+        "view",
+        help="what a unit sees of an order: its handling order (--json for the raw `handling_order` answer)",
+    )
+    p.add_argument("order_no")
+    p.add_argument("--unit", required=True, type=org_arg, help="the unit whose handling order to show")
+    p.add_argument("--json", action="store_true", help="the raw `handling_order` query answer")
+    p.set_defaults(func=cmd_view)
 
     p = osub.add_parser("list", help="orders by phase, tier, category, district, unit, lateness, due")
     p.add_argument("--phase", choices=[x.value for x in Phase])
@@ -599,6 +651,7 @@ def _order(parser: argparse.ArgumentParser) -> None:
 
 def _desk(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("org", type=org_arg)
+    parser.add_argument("--brief", action="store_true", help="a unit's desk without its handling orders: the list only")
     parser.set_defaults(func=cmd_desk)
 
 

@@ -1,5 +1,6 @@
 """A confidential reporter stays unknown (Article 8.2): the whole life of one order, then a sweep of
-every place their name or phone could leak to."""
+every place their name or phone could leak to. The assigned units see the phone in their handling
+order (they must call, Article 8.4), marked confidential, never the name; nothing else carries either."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
     task_queue: str,
     tmp_path: Path,
 ) -> None:
-    """Worker logs, CLI output of the units' actions, outbox rows for units, search attributes and the
-    stored history hold neither the name nor the phone; the platform still sees them."""
+    """Worker logs, CLI output of the units' actions, outbox rows for units, the hotline outbox, search
+    attributes and the stored history hold neither the name nor the phone; the assigned units' handling
+    order shows the phone and never the name, and no longer the phone once the order closed; the
+    platform still sees both."""
     env = {
         **os.environ,
         "HOTLINE_TEMPORAL_ADDRESS": dev_server.address,
@@ -69,7 +72,7 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
         else:
             raise AssertionError("the worker did not start within 30 s")
         no = f"S{uuid.uuid4().hex[:10]}"
-        now = datetime.now(SHANGHAI).replace(microsecond=0).isoformat()
+        now = datetime.now(SHANGHAI).isoformat()
         order = new_order(no, dispatched_at=now, reporter={"name": NAME, "phone": PHONE, "confidential": True})
         (tmp_path / "o.json").write_text(json.dumps(order, ensure_ascii=False), encoding="utf-8")
         platform_start = await asyncio.to_thread(
@@ -84,16 +87,22 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
         await hotline("order", "contact", no, "--as", "dept-roads", "--person", "张科", "--method", "phone",
                       "--note", "已联系反映人")  # fmt: skip
         await hotline("order", "contribute", no, "--as", "district-hexi", "--person", "赵", "--content", "已配合")
+        handle = dev_client.get_workflow_handle(order_workflow_id(no))
+        # while assigned, the units see the phone (they must call), marked confidential, never the name
+        views = {unit: await handle.query(HANDLING_ORDER_QUERY, unit) for unit in ("dept-roads", "district-hexi")}
+        pages = {unit: await _view(env, no, unit) for unit in views}
         await hotline("order", "result", no, "--as", "dept-roads", "--person", "张科", "--result", "已修复")
-        await hotline("order", "callback", no, "--as", "hotline", "--person", "坐席", "--verdict", "dissatisfied")
+        await hotline("order", "review-result", no, "--as", "center", "--person", "王工", "--approve")
+        await hotline("order", "callback", no, "--as", "hotline", "--person", "坐席", "--verdict", "dissatisfied",
+                      "--note", "反映人仍不满意")  # fmt: skip
         await hotline("order", "contact", no, "--as", "dept-roads", "--person", "张科", "--method", "visit")
         await hotline("order", "result", no, "--as", "dept-roads", "--person", "张科", "--result", "再次修复")
+        await hotline("order", "review-result", no, "--as", "center", "--person", "王工", "--approve")
         await hotline("order", "callback", no, "--as", "hotline", "--person", "坐席", "--verdict", "satisfied")
         for _ in range(100):
             if await pool.fetchval("SELECT 1 FROM order_archive WHERE order_no = $1", no):
                 break
             await asyncio.sleep(0.1)
-        handle = dev_client.get_workflow_handle(order_workflow_id(no))
         unit_view = await handle.query(HANDLING_ORDER_QUERY, "dept-roads")
         status = await handle.query(STATUS_QUERY)
     finally:
@@ -105,10 +114,17 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
     full = await pool.fetchrow("SELECT reporter_name, reporter_phone FROM orders WHERE order_no = $1", no)
     assert (full["reporter_name"], full["reporter_phone"]) == (NAME, PHONE)
 
+    for unit, view in views.items():
+        assert (view["reporter_name"], view["reporter_phone"], view["confidential"]) == (None, PHONE, True), unit
+        assert "never say who reported" in view["confidentiality_note"]
+        assert NAME not in json.dumps(view, ensure_ascii=False), unit
+        assert f"reporter: phone {PHONE}  CONFIDENTIAL (name withheld)" in pages[unit]
+        assert NAME not in pages[unit], unit
+
     leaks: dict[str, str] = {
         "worker log": log_file.read_text(errors="replace"),
         "unit actions' output": "\n".join(outputs),
-        "handling_order for the unit": json.dumps(unit_view, ensure_ascii=False),
+        "handling_order for the unit after the close": json.dumps(unit_view, ensure_ascii=False),
     }
     rows = await pool.fetch(
         "SELECT recipient, body FROM notification_outbox WHERE order_no = $1 AND recipient NOT IN "
@@ -137,6 +153,16 @@ async def test_a_confidential_reporter_appears_nowhere_they_should_not(
         assert NAME not in text, f"the reporter's name leaked into the {where}"
         assert PHONE not in text, f"the reporter's phone leaked into the {where}"
     assert "worker.started" in leaks["worker log"]  # the log was read, not an empty file
+
+
+async def _view(env: dict[str, str], order_no: str, unit: str) -> str:
+    """`hotline order view ORDER --unit UNIT`: the unit's page."""
+    r = await asyncio.to_thread(
+        subprocess.run, [str(BIN), "order", "view", order_no, "--unit", unit], env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 def _spawn_worker(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:

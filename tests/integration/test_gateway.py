@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.store import tokens
-from domain.contract import STATUS_QUERY
+from domain.contract import HANDLING_ORDER_QUERY, STATUS_QUERY
 from domain.models import Role
 from starter.client import HotlineClient
 from tests.support.gateway import Gateway, gateway_on, now_iso
@@ -43,12 +43,14 @@ class TestUnitScope:
         await gw.ok("district-hexi", no, "contribute", content="已排查线路")
         await gw.ok("dept-lighting", no, "contact_reporter", at=now_iso(), method="visit")
         r = await gw.ok("dept-lighting", no, "submit_result", result="已更换灯具", reporter_informed_at=now_iso())
-        assert r["phase"] == "awaiting_callback"
+        assert r["phase"] == "result_review"  # the platform reviews the result before it replies
         status = await gw.client.status(no)
         hexi = next(a for a in status.assignments if a.unit == "district-hexi")
         assert [c.content for c in hexi.contributions] == ["已排查线路"]
         assert status.timeline[-1].actor is not None
         assert status.timeline[-1].actor.person == "张工"
+        r = await gw.ok("center", no, "review_result", approved=True, comment="结果属实")
+        assert r["phase"] == "awaiting_callback"
 
     async def test_a_district_cannot_touch_an_order_it_is_not_assigned_to(self, gw: Gateway) -> None:
         """403 naming the rule, for an order of another district; the order is as it was."""
@@ -98,16 +100,106 @@ class TestUnitScope:
         assert r.status_code == 200
         assert r.json()["role"] == "lead"
 
-    async def test_a_confidential_reporter_is_not_shown_to_units(self, gw: Gateway) -> None:
-        """Article 8.2: the unit's view has neither name nor phone, anywhere in the answer."""
+    async def test_a_confidential_reporter_s_phone_is_shown_to_units_never_the_name(
+        self, gw: Gateway, pool: asyncpg.Pool
+    ) -> None:
+        """Articles 8.2 and 8.4: an assigned unit's view has the phone, marked confidential with the
+        instruction, never the name; every answer that carried the phone is audited as a disclosure."""
         reporter = {"name": "保密人", "phone": "13912345678", "confidential": True}
         no = await gw.in_handling(assisting=["district-hexi"], reporter=reporter)
         r = await gw.get("district-hexi", f"/orders/{no}/handling-order")
         assert r.status_code == 200
         view = r.json()
-        assert (view["reporter_name"], view["reporter_phone"], view["confidential"]) == (None, None, True)
+        assert (view["reporter_name"], view["reporter_phone"], view["confidential"]) == (None, "13912345678", True)
+        assert "never say who reported" in view["confidentiality_note"]
         assert "保密人" not in r.text
-        assert "13912345678" not in r.text
+        r = await gw.get("center", f"/orders/{no}/handling-order", unit="dept-lighting")
+        assert r.json()["reporter_phone"] == "13912345678"
+        assert "保密人" not in r.text
+        rows = await _audit(pool, no)
+        reads = [x for x in rows if x["action"] == HANDLING_ORDER_QUERY]
+        assert [(x["org"], x["disclosed"]) for x in reads] == [
+            ("district-hexi", "reporter_phone"),
+            ("center", "reporter_phone"),
+        ]
+        hexi_token = await pool.fetchval(
+            "SELECT id FROM api_tokens WHERE token_sha256 = $1", tokens.token_hash(gw.keys["district-hexi"])
+        )
+        assert reads[0]["token_id"] == hexi_token
+        assert reads[0]["result"] == (
+            f"read: district-hexi's handling order; disclosed the confidential reporter's phone to district-hexi "
+            f"(handler, token {hexi_token}) for order {no}"
+        )
+        assert all(x["disclosed"] is None for x in rows if x["action"] != HANDLING_ORDER_QUERY)
+        assert "保密人" not in repr(rows)
+        assert "13912345678" not in repr([{k: v for k, v in x.items() if k != "result"} for x in rows])
+
+    async def test_a_reporter_who_is_not_confidential_is_no_disclosure(self, gw: Gateway, pool: asyncpg.Pool) -> None:
+        """The view of an ordinary order carries name and phone; its audit row records no disclosure."""
+        no = await gw.in_handling(assisting=["district-hexi"])
+        r = await gw.get("district-hexi", f"/orders/{no}/handling-order")
+        assert (r.json()["reporter_name"], r.json()["confidential"]) == ("张三", False)
+        [read] = [x for x in await _audit(pool, no) if x["action"] == HANDLING_ORDER_QUERY]
+        assert (read["disclosed"], read["result"]) == (None, "read: district-hexi's handling order")
+
+
+class TestPlatformSteps:
+    async def test_review_result_and_forward_extension_take_the_platform_s_operator_token(self, gw: Gateway) -> None:
+        """The platform sends a result back and forwards an extension; a unit, the other platform and the
+        supervisor are refused before the order is asked; the order's own refusals keep their status."""
+        no = await gw.in_handling(assisting=["district-hexi"])
+        await gw.ok("district-hexi", no, "contribute", content="已排查线路")
+        await gw.ok("dept-lighting", no, "contact_reporter", at=now_iso(), method="phone")
+        r = await gw.act("center", no, "review_result", approved=True)
+        assert r.status_code == 409
+        assert r.json()["detail"].startswith("review_result refused: no result waits for review")
+        await gw.ok("dept-lighting", no, "submit_result", result="已修", reporter_informed_at=now_iso())
+        before = await gw.snapshot(no)
+        for holder in ("dept-lighting", "dept-hotline", "utilities"):
+            r = await gw.act(holder, no, "review_result", approved=True)
+            assert r.status_code == 403, holder
+        r = await gw.act("center", no, "review_result", approved=False)
+        assert r.status_code == 422
+        assert "comment is required when approved is false" in r.json()["message"]
+        assert await gw.snapshot(no) == before
+        r = await gw.ok("center", no, "review_result", approved=False, comment="请附现场照片")
+        assert r["phase"] == "in_handling"
+        view = (await gw.get("dept-lighting", f"/orders/{no}/handling-order")).json()
+        assert view["latest_result"]["review_comment"] == "请附现场照片"
+        assert view["contributions"][0]["content"] == "已排查线路"
+
+        r = await gw.act("center", no, "forward_extension", forward=True)
+        assert r.status_code == 409
+        assert "no extension request waits at the platform" in r.json()["detail"]
+        await gw.ok(
+            "dept-lighting", no, "request_extension", reason="需更换电缆", requested_due="2099-01-01T00:00:00+08:00",
+            reporter_notified_at=now_iso(), written_reply="申请延期",
+        )  # fmt: skip
+        r = await gw.act("hotline", no, "extension_decision", approved=False)
+        assert r.status_code == 409  # it waits at the platform, which has not forwarded it
+        r = await gw.act("district-hexi", no, "forward_extension", forward=True)
+        assert r.status_code == 403
+        await gw.ok("center", no, "forward_extension", forward=True, note="情况属实")
+        status = await gw.client.status(no)
+        assert (status.extensions[-1].waits_at, status.extensions[-1].platform_note) == ("hotline", "情况属实")
+        await gw.ok("hotline", no, "extension_decision", approved=False, note="不同意")
+
+    async def test_a_unit_names_its_handler(self, gw: Gateway) -> None:
+        """`handler` on a unit's action names the unit's handler, shown in its view and to the others."""
+        no = await gw.in_handling(assisting=["district-hexi"])
+        named = {"person": "刘专员", "phone": "022-2345"}
+        await gw.ok("district-hexi", no, "contribute", content="已配合", handler=named)
+        await gw.ok("dept-lighting", no, "contact_reporter", at=now_iso(), method="phone")
+        view = (await gw.get("dept-lighting", f"/orders/{no}/handling-order")).json()
+        handlers = {u["unit"]: u["handler"] for u in view["units"]}
+        assert handlers == {
+            "dept-lighting": {"person": "张工", "phone": None},  # the person of its first action
+            "district-hexi": {"person": "刘专员", "phone": "022-2345"},
+        }
+        assert view["handler"] == {"person": "张工", "phone": None}
+        r = await gw.act("district-hexi", no, "contribute", content="x", handler={"person": "李", "phone": "call me"})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body", "handler", "phone"]
 
 
 class TestRefusals:

@@ -79,11 +79,11 @@ class TestCheckedIn:
             )
 
     def test_one_file_per_payload(self) -> None:
-        """NewOrder, each of the 15 actions, OrderStatus, HandlingOrder, the doubtful order's four, a README."""
+        """NewOrder, each of the 17 actions, OrderStatus, HandlingOrder, the doubtful order's four, a README."""
         expected = {"NewOrder.json", "OrderStatus.json", "HandlingOrder.json", "README.md"}
         expected |= {f"actions/{name}.json" for name in ACTIONS}
         expected |= {f"inquiry/{n}.json" for n in ("NewInquiry", "answer", "reassign", "InquiryStatus")}
-        assert len(ACTIONS) == 15
+        assert len(ACTIONS) == 17
         assert set(generate()) == expected
 
     def test_deterministic(self) -> None:
@@ -158,7 +158,7 @@ class TestContent:
 
 class TestSamplePayloads:
     def test_docs_show_every_action(self) -> None:
-        """docs/lifecycle.md has an example of each of the 15 actions."""
+        """docs/lifecycle.md has an example of each of the 17 actions."""
         assert set(_doc_examples()) == set(ACTIONS)
 
     @pytest.mark.parametrize(("action", "payload"), sorted(_doc_examples().items()))
@@ -207,7 +207,7 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0, r.stderr
-        assert "wrote 23 file(s)" in r.stdout
+        assert "wrote 25 file(s)" in r.stdout
         assert self._hotline("--dir", str(folder), "--check").returncode == 0
 
         (folder / "actions" / "receive.json").write_text("{}\n", encoding="utf-8")
@@ -222,7 +222,7 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0
-        assert "wrote 2 file(s), 21 unchanged" in r.stdout
+        assert "wrote 2 file(s), 23 unchanged" in r.stdout
         assert "old.json is not generated" in r.stderr
         assert (folder / "actions" / "old.json").exists()  # never deleted
         assert (folder / "actions" / "receive.json").read_text(encoding="utf-8") == generate()["actions/receive.json"]
