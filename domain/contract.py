@@ -135,8 +135,9 @@ class Flag(StrEnum):
     REPLY_LATE = "reply_late"
 
 
-#: The flags that mark a missed duty deadline (what `hotline order list --late` looks for).
-LATE_FLAGS: Final = (Flag.RECEIPT_LATE, Flag.COMPLETION_LATE, Flag.REHANDLING_LATE)
+#: The flags that mark a missed duty deadline, the units' and the platform's (what `hotline order list
+#: --late` looks for).
+LATE_FLAGS: Final = (Flag.RECEIPT_LATE, Flag.COMPLETION_LATE, Flag.REHANDLING_LATE, Flag.RESULT_REVIEW_LATE)
 
 
 def _literal(value: str) -> str:

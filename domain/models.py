@@ -648,7 +648,7 @@ CONFIDENTIAL_NOTE: Final = (
 
 
 class HandlingOrder(_Value):
-    """What a unit sees (承办工单, Article 8.2): no reporter name or phone when confidential."""
+    """What a unit sees (承办工单, Articles 8.2, 8.4, 9): a confidential reporter's phone to call, never the name."""
 
     order_no: str
     tier: Tier

@@ -698,6 +698,14 @@ class Order(Machine):
         self.revision += 1
         return lifted
 
+    def _moot_pending_extension(self, now: datetime) -> None:
+        """An accepted result makes a pending application moot (a result sent back leaves it pending)."""
+        pending = self._pending_extension()
+        if pending is not None:
+            i = self.extensions.index(pending)
+            self.extensions[i] = pending.model_copy(update={"decision": "moot", "decided_at": now, "waits_at": None})
+            self._unflag(Flag.EXTENSION_PENDING)
+
     def _end_pending_extension(self, now: datetime, why: str) -> None:
         """A return, a withdrawal or the order's close ends a pending request (it moves nothing later)."""
         pending = self._pending_extension()
@@ -750,11 +758,8 @@ class Order(Machine):
         key = self._current_completion()
         if not self.v2 and key is not None:
             self._meet(key, now)
-        pending = self._pending_extension()
-        if pending is not None:  # the result makes the application moot
-            i = self.extensions.index(pending)
-            self.extensions[i] = pending.model_copy(update={"decision": "moot", "decided_at": now, "waits_at": None})
-            self._unflag(Flag.EXTENSION_PENDING)
+        if not self.v2:  # lifecycle 2: only an accepted result makes a pending application moot
+            self._moot_pending_extension(now)
         for x in self._active():
             self._close_deadline(f"return:{x.unit}", now)
         self._note(now, "result_submitted", a, a.result)
@@ -795,6 +800,7 @@ class Order(Machine):
         self._meet(f"result_review_{len(self.results)}", now)
         key = self._current_completion()
         if a.approved:
+            self._moot_pending_extension(now)
             if key is not None:
                 # lateness is judged at the accepted submission, not at the review
                 self.deadlines[key] = self.deadlines[key].model_copy(update={"paused_at": None})
@@ -1514,14 +1520,15 @@ class Order(Machine):
     def _require_honest_instant(self, name: str, field: str, t: datetime, x: Assignment, now: datetime) -> None:
         """A reported instant lies between the unit's dispatch (or the round's start) and now plus skew."""
         if self.rehandling_round and self.round_started_at > x.dispatched_at:
-            earliest, since = self.round_started_at, f"re-handling round {self.rehandling_round} began"
+            start, since = self.round_started_at, f"re-handling round {self.rehandling_round} began"
         else:
-            earliest, since = x.dispatched_at, f"the order was dispatched to {x.unit}"
-        latest = now + SKEW
+            start, since = x.dispatched_at, f"the order was dispatched to {x.unit}"
+        # clocks differ both ways: the same skew is allowed before the start as after now
+        earliest, latest = start - SKEW, now + SKEW
         if not earliest <= t <= latest:
             raise Rejected(
-                f"{name} refused: {field} {iso(t)} cannot be true; allowed: between {iso(earliest)} ({since}) "
-                f"and {iso(latest)} (now + {span(SKEW)} clock skew)",
+                f"{name} refused: {field} {iso(t)} cannot be true; allowed: between {iso(earliest)} ({since} "
+                f"at {iso(start)}, less {span(SKEW)} clock skew) and {iso(latest)} (now + {span(SKEW)} clock skew)",
                 RefusalKind.INVALID_INSTANT,
             )
 

@@ -565,13 +565,17 @@ class TestHonestInstants:
         f = at_in_handling()
         err = f.refusal("contact_reporter", "2026-03-06 11:00", unit(LEAD), at=iso("2019-05-01 10:00"), method="phone")
         assert err.kind is RefusalKind.INVALID_INSTANT
-        assert "between 2026-03-06T10:30+08:00 (the order was dispatched to district-hexi)" in str(err)
+        assert "between 2026-03-06T10:25+08:00 (the order was dispatched to district-hexi at 2026-03-06T10:30" in str(
+            err
+        )
         assert "and 2026-03-06T11:05+08:00 (now + 5m clock skew)" in str(err)
 
     def test_a_contact_before_dispatch_is_refused(self) -> None:
-        """Done-when of issue 11: a contact dated before the dispatch is refused."""
+        """Done-when of issue 11: a contact dated before the dispatch is refused (beyond the clock skew)."""
         f = at_in_handling()
-        f.refuse("contact_reporter", "2026-03-06 11:00", unit(LEAD), at=iso("2026-03-06 10:29"), method="phone")
+        f.refuse("contact_reporter", "2026-03-06 11:00", unit(LEAD), at=iso("2026-03-06 10:24"), method="phone")
+        # a unit's clock a little behind the platform's: within the skew it counts
+        f.act("contact_reporter", "2026-03-06 11:00", unit(LEAD), at=iso("2026-03-06 10:26"), method="phone")
 
     def test_a_rehandling_contact_before_the_round_is_refused(self) -> None:
         """In re-handling the bound is the round's start (the dissatisfied verdict)."""
@@ -718,3 +722,39 @@ class TestUnitViewsNeverNameTheReporter:
         assert REPORTER["name"] not in view.model_dump_json()
         assert view.latest_verdict is not None
         assert view.latest_verdict.note == "[reporter]说还是不亮"
+
+
+class TestExtensionAndReview:
+    def test_a_result_sent_back_leaves_the_pending_extension_pending(self) -> None:
+        """Only an accepted result makes a pending application moot; sent back, the unit's request stands."""
+        f = at_in_handling(assisting=())
+        f.act("contact_reporter", "2026-03-06 11:00", unit(LEAD), at=iso("2026-03-06 10:55"), method="phone")
+        f.act(
+            "request_extension",
+            "2026-03-12 10:00",
+            unit(LEAD),
+            reason="需更换电缆",
+            requested_due=iso("2026-03-20 00:00"),
+            reporter_notified_at=iso("2026-03-12 09:00"),
+            written_reply="书面回复",
+        )
+        f.act(
+            "submit_result",
+            "2026-03-12 11:00",
+            unit(LEAD),
+            result="临时修复",
+            reporter_informed_at=iso("2026-03-12 10:30"),
+        )
+        assert f.order.extensions[-1].decision is None
+        f.act("review_result", "2026-03-12 12:00", CENTER, approved=False, comment="临时修复不算")
+        assert (f.order.extensions[-1].decision, "extension_pending" in f.order.flags) == (None, True)
+        f.act("forward_extension", "2026-03-12 13:00", CENTER, forward=True)
+        f.act(
+            "submit_result",
+            "2026-03-13 11:00",
+            unit(LEAD),
+            result="已更换",
+            reporter_informed_at=iso("2026-03-13 10:30"),
+        )
+        f.act("review_result", "2026-03-13 12:00", CENTER, approved=True)
+        assert f.order.extensions[-1].decision == "moot"
