@@ -94,7 +94,8 @@ class WindowOverrides(_Value):
 class Rulebook(_Value):
     """One version of the rulebook: the parameters of every deadline and limit.
 
-    Field defaults are the project's reading of the 2021 Tianjin measures (``rulebook.md``).
+    Field defaults are the project's reading of the 2021 Tianjin measures (``docs/rules.md``); the file
+    format is ``docs/rulebook-format.md``.
     """
 
     id: str = Field(
