@@ -11,8 +11,9 @@ import pytest
 
 from activities.store import rulebooks
 from domain.calendar import SHANGHAI
-from domain.rulebook import TIANJIN_2021, parse_rulebook
-from tests.support.rulebooks import SHIPPED, hotline, new_database, successor_file, write_file
+from domain.models import Category, Tier
+from domain.rulebook import TIANJIN_2021, Rulebook, StepWindow, WindowOverrides, parse_rulebook
+from tests.support.rulebooks import ROOT, SHIPPED, hotline, new_database, successor_file, write_file
 
 NO_DATABASE = "postgresql://postgres@127.0.0.1:1/nothing"
 #: A date the successor may take effect on: today or later (local), and inside the known calendar.
@@ -224,3 +225,21 @@ class TestDeadlinesUseTheVersionInForce:
 
         package = hotline(*args, on_date, "--calendar", "package", database_url=db_url)
         assert json.loads(package.stdout)["rulebook"] == "tianjin-2021"  # the package knows no successor
+
+
+class TestTheFormatDoc:
+    DOC = (ROOT / "docs" / "rulebook-format.md").read_text(encoding="utf-8")
+
+    def test_names_every_field(self) -> None:
+        """docs/rulebook-format.md names every field of the file, at every level."""
+        for model in (Rulebook, WindowOverrides, StepWindow):
+            for name in model.model_fields:
+                assert f"`{name}`" in self.DOC, f"{model.__name__}.{name}"
+
+    def test_the_example_is_a_rulebook_file(self) -> None:
+        """The example parses, fits the schema's top level, and sets heating and gas rules."""
+        example = ROOT / "docs" / "examples" / "rulebook-2027.json"
+        book = parse_rulebook(example.read_text(encoding="utf-8"), source=str(example))
+        assert set(book.category_overrides) == {Category.HEATING, Category.GAS}
+        assert book.for_category(Category.GAS).working_days_for(Tier.NORMAL) == 2
+        assert "docs/examples/rulebook-2027.json" in self.DOC
