@@ -37,20 +37,24 @@ class OrderActivities:
         """The rulebook version in force at the order's transfer, from PostgreSQL, and its calendar years.
 
         The workflow keeps the answer in its history, so the order keeps this version for life
-        and a version imported later changes orders started after it only.
+        and a version imported later changes orders started after it only. A database that holds
+        no version yet gets the package's first (as the worker's start would have stored them).
 
         Raises:
-            ApplicationError: non-retryable, type ``RulebookError``, when versions are stored but
-                none is in force at ``request.at``. When none is stored at all the activity is
-                retried: the worker seeds the package's versions at its start.
+            ApplicationError: non-retryable, type ``RulebookError``, when no version is in force
+                at ``request.at`` (it lies before the first one): the order cannot start.
         """
         try:
             rulebook = await rulebooks.in_force(self._pool, request.at)
         except RulebookError as err:
-            if await self._pool.fetchval("SELECT count(*) FROM rulebook_versions") == 0:
-                log.warning("order.no_rulebook_stored", at=request.at.isoformat())
-                raise
-            raise ApplicationError(str(err), type="RulebookError", non_retryable=True) from None
+            seeded = await rulebooks.seed_from_package(self._pool)
+            if not seeded.seeded:
+                raise ApplicationError(str(err), type="RulebookError", non_retryable=True) from None
+            log.info("reference.rulebooks_seeded", versions_added=seeded.seeded)
+            try:
+                rulebook = await rulebooks.in_force(self._pool, request.at)
+            except RulebookError as again:
+                raise ApplicationError(str(again), type="RulebookError", non_retryable=True) from None
         calendar = await calendar_store.load_calendar(self._pool)
         years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
         log.debug("order.rules_bound", rulebook=rulebook.id, at=request.at.isoformat())

@@ -247,7 +247,11 @@ class TestLoadOrderRules:
         assert err.value.non_retryable
         assert err.value.type == "RulebookError"
 
-    async def test_nothing_stored_is_retried(self, db: asyncpg.Pool) -> None:
-        """With nothing stored yet the activity fails retryably: the worker seeds at its start."""
-        with pytest.raises(RulebookError):
-            await OrderActivities(db).load_order_rules(OrderRulesRequest(at=datetime(2026, 1, 1, tzinfo=CST), years=[]))
+    async def test_nothing_stored_takes_the_package_first(self, db: asyncpg.Pool) -> None:
+        """A database without versions (a worker that did not seed) stores the package's and binds from them."""
+        rules = await OrderActivities(db).load_order_rules(
+            OrderRulesRequest(at=datetime(2026, 1, 1, tzinfo=CST), years=[])
+        )
+        assert rules.rulebook == TIANJIN_2021
+        [v] = await rulebooks.list_versions(db)
+        assert (v.id, v.entered_by) == ("tianjin-2021", "seed")
