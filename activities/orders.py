@@ -1,17 +1,18 @@
-"""Activities of an order: projection, timeline, outboxes and archive in PostgreSQL; its calendar."""
+"""Activities of an order: projection, timeline, outboxes and archive in PostgreSQL; its rulebook and calendar."""
 
 from __future__ import annotations
 
 import asyncpg
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.store import calendar_store
+from activities.store import calendar_store, rulebooks
 from activities.store.orders import archive_order, upsert_order
 from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from domain.errors import RulebookError
 from domain.order import SUPERVISOR
 from domain.records import CalendarRequest, CalendarYears, OrderRecord, OrderRules, OrderRulesRequest
-from domain.rulebook import rulebook_for
 
 log = structlog.get_logger(__name__)
 
@@ -33,10 +34,31 @@ class OrderActivities:
 
     @activity.defn(name="load_order_rules")
     async def load_order_rules(self, request: OrderRulesRequest) -> OrderRules:
-        """The rulebook in force at the order's transfer, and its calendar years (bound for life)."""
+        """The rulebook version in force at the order's transfer, from PostgreSQL, and its calendar years.
+
+        The workflow keeps the answer in its history, so the order keeps this version for life
+        and a version imported later changes orders started after it only. A database that holds
+        no version yet gets the package's first (as the worker's start would have stored them).
+
+        Raises:
+            ApplicationError: non-retryable, type ``RulebookError``, when no version is in force
+                at ``request.at`` (it lies before the first one): the order cannot start.
+        """
+        try:
+            rulebook = await rulebooks.in_force(self._pool, request.at)
+        except RulebookError as err:
+            seeded = await rulebooks.seed_from_package(self._pool)
+            if not seeded.seeded:
+                raise ApplicationError(str(err), type="RulebookError", non_retryable=True) from None
+            log.info("reference.rulebooks_seeded", versions_added=seeded.seeded)
+            try:
+                rulebook = await rulebooks.in_force(self._pool, request.at)
+            except RulebookError as again:
+                raise ApplicationError(str(again), type="RulebookError", non_retryable=True) from None
         calendar = await calendar_store.load_calendar(self._pool)
         years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
-        return OrderRules(rulebook=rulebook_for(request.at), years=years)
+        log.debug("order.rules_bound", rulebook=rulebook.id, at=request.at.isoformat())
+        return OrderRules(rulebook=rulebook, years=years)
 
     @activity.defn(name="record_order")
     async def record_order(self, record: OrderRecord) -> None:

@@ -158,3 +158,16 @@ def visibility_in(attribute: SearchAttribute, values: tuple[str, ...] | list[str
 def visibility_eq(attribute: SearchAttribute, value: str) -> str:
     """A visibility-query clause ``Attr = 'value'`` (same refusal as `visibility_in`)."""
     return f"{attribute.value} = {_literal(value)}"
+
+
+# -- reports to the city hotline -----------------------------------------------------------------
+
+
+class HotlineSubmission(StrEnum):
+    """Kinds of the city-hotline outbox's messages that belong to no order: what the commission reports
+    to the city hotline (报送, Articles 4.6, 5.4, 6.6, 11), one message per knowledge-base entry."""
+
+    #: A knowledge-base entry: a regulation's revision, real-time or hot-topic information.
+    KNOWLEDGE_BASE = "knowledge_base"
+    #: A unit's monthly training material (its payload names the month).
+    TRAINING_MATERIAL = "training_material"

@@ -11,11 +11,14 @@ only and running orders replay unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import types
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from importlib import resources
-from typing import Final
+from typing import Any, Final, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -91,7 +94,8 @@ class WindowOverrides(_Value):
 class Rulebook(_Value):
     """One version of the rulebook: the parameters of every deadline and limit.
 
-    Field defaults are the project's reading of the 2021 Tianjin measures (``docs/rules.md``).
+    Field defaults are the project's reading of the 2021 Tianjin measures (``docs/rules.md``); the file
+    format is ``docs/rulebook-format.md``.
     """
 
     id: str = Field(
@@ -206,6 +210,18 @@ class Rulebook(_Value):
                 raise ValueError(f"{name}: every window must be positive")
         if self.nominal_end is not None and self.nominal_end <= self.effective_from:
             raise ValueError("nominal_end must be after effective_from")
+        for category in self.category_overrides:
+            # an override must give a valid rulebook once merged, or an order of that category
+            # would fail at its start instead of the version being refused when it is entered
+            try:
+                self.for_category(category)
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(
+                    f"category_overrides.{category.value}: {(where + ': ') if where else ''}"
+                    + str(first["msg"]).removeprefix("Value error, ")
+                ) from None
         return self
 
     def dispatch(self) -> StepWindow:
@@ -264,37 +280,122 @@ class Rulebook(_Value):
             ) from None
 
 
+#: An ISO 8601 duration as a rulebook file writes it: weeks, days, hours, minutes, seconds (no
+#: years or months, whose length varies), e.g. ``PT3H``, ``PT30M``, ``P1D``, ``P1DT12H``.
+_DURATION: Final = re.compile(r"P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
+_DURATION_HINT: Final = "allowed: an ISO 8601 duration such as PT3H, PT30M, P1D, P1DT12H"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``annotation`` (``M``, ``M | None``), if any."""
+    for arg in (annotation, *get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _is_duration(annotation: Any) -> bool:
+    if annotation is timedelta:
+        return True
+    return get_origin(annotation) in (Union, types.UnionType) and timedelta in get_args(annotation)
+
+
+def _duration_problems(model: type[BaseModel], raw: Mapping[str, Any], where: str = "") -> list[str]:
+    """Every duration of ``raw`` (a file's object for ``model``) that is not an ISO 8601 string."""
+    problems: list[str] = []
+    for name, value in raw.items():
+        field = model.model_fields.get(name)
+        if field is None or value is None:
+            continue
+        path = f"{where}{name}"
+        annotation = field.annotation
+        if _is_duration(annotation):
+            if not isinstance(value, str) or not _DURATION.fullmatch(value):
+                problems.append(f"{path}: {json.dumps(value, ensure_ascii=False)} is not a duration; {_DURATION_HINT}")
+        elif get_origin(annotation) is dict and isinstance(value, Mapping):
+            inner = _model_of(get_args(annotation)[1])
+            if inner is not None:
+                for key, sub in value.items():
+                    if isinstance(sub, Mapping):
+                        problems += _duration_problems(inner, sub, f"{path}.{key}.")
+        elif (inner := _model_of(annotation)) is not None and isinstance(value, Mapping):
+            problems += _duration_problems(inner, value, f"{path}.")
+    return problems
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in error["loc"] if p != "[key]")
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown field (the fields are in docs/rulebook-format.md)"
+    if error["type"] == "missing":
+        return f"{where}: required field is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
 def parse_rulebook(text: str | bytes, *, source: str = "rulebook") -> Rulebook:
     """A rulebook version from its JSON file (``docs/rulebook-format.md``).
 
+    The file is read as JSON is written: numbers are numbers, dates and times ISO strings,
+    durations ISO 8601 strings (``PT3H``), no field beyond the format's.
+
     Raises:
-        RulebookError: the text is not JSON, or breaks the format; naming every wrong field.
+        RulebookError: one line starting with ``source``: the text is not JSON, or breaks the
+            format; naming every wrong field.
     """
     try:
         raw = json.loads(text)
+    except UnicodeDecodeError as err:
+        raise RulebookError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except json.JSONDecodeError as err:
         raise RulebookError(f"{source}: not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     if not isinstance(raw, dict):
         raise RulebookError(f"{source}: a rulebook file is one JSON object")
+    problems = _duration_problems(Rulebook, raw)
     try:
-        return Rulebook.model_validate(raw)
+        book = Rulebook.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors())
-        raise RulebookError(f"{source}: {problems}") from None
+        named = {p.split(":", 1)[0] for p in problems}
+        problems += [d for d in map(_describe, err.errors()) if d.split(":", 1)[0] not in named]
+        raise RulebookError(f"{source}: " + "; ".join(problems)) from None
+    if problems:
+        raise RulebookError(f"{source}: " + "; ".join(problems))
+    return book
 
 
-def _shipped() -> tuple[Rulebook, ...]:
+def rulebook_document(book: Rulebook) -> dict[str, Any]:
+    """``book`` as its file says it (JSON types; `parse_rulebook` reads it back equal)."""
+    return book.model_dump(mode="json")
+
+
+def rulebook_text(book: Rulebook) -> str:
+    """``book`` as a rulebook file: JSON, two-space indent, UTF-8 kept, a trailing newline."""
+    return json.dumps(rulebook_document(book), ensure_ascii=False, indent=2) + "\n"
+
+
+def rulebook_digest(book: Rulebook) -> str:
+    """The SHA-256 of ``book``'s content (keys sorted): equal versions, equal digests, however written."""
+    canonical = json.dumps(rulebook_document(book), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _shipped() -> tuple[tuple[Rulebook, str], ...]:
     folder = resources.files("domain") / "rulebooks"
     books = [
-        parse_rulebook(f.read_bytes(), source=f"domain/rulebooks/{f.name}")
+        (parse_rulebook(f.read_bytes(), source=f"domain/rulebooks/{f.name}"), f"domain/rulebooks/{f.name}")
         for f in folder.iterdir()
         if f.name.endswith(".json")
     ]
-    return tuple(sorted(books, key=lambda b: b.effective_from))
+    return tuple(sorted(books, key=lambda b: b[0].effective_from))
 
+
+_SHIPPED: Final = _shipped()
 
 #: Every rulebook version shipped with the package, oldest first (``domain/rulebooks/*.json``).
-RULEBOOKS: Final[tuple[Rulebook, ...]] = _shipped()
+RULEBOOKS: Final[tuple[Rulebook, ...]] = tuple(book for book, _ in _SHIPPED)
+
+#: The file each shipped version comes from, by id (``domain/rulebooks/<file>.json``).
+SHIPPED_FILES: Final[Mapping[str, str]] = {book.id: path for book, path in _SHIPPED}
 
 TIANJIN_2021: Final = next(b for b in RULEBOOKS if b.id == "tianjin-2021")
 

@@ -1,4 +1,4 @@
-"""JSON Schemas of the contract's payloads, generated from the pydantic models in `domain.models`.
+"""JSON Schemas of the contract's payloads and the rulebook file, generated from the pydantic models.
 
 The files in ``schemas/`` are this module's output, checked in so that integrators who never run
 our Python can read and validate against them; ``tests/starter/test_schemas.py`` fails when they
@@ -16,6 +16,7 @@ from pydantic_core import core_schema
 
 from domain.inquiry import Answer, InquiryStatus, NewInquiry, Reassign
 from domain.models import ACTIONS, HandlingOrder, NewOrder, OrderStatus, UnitAction
+from domain.rulebook import Rulebook
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 #: Prefix of every schema's ``$id``: an identifier, not a place to download from.
@@ -90,6 +91,13 @@ def _entries() -> list[tuple[str, type[BaseModel], Mode, str, str]]:
             "serialization",
             "InquiryStatus",
             "answer of the `DoubtfulOrder` `status` query and the workflow's result",
+        ),
+        (
+            "Rulebook.json",
+            Rulebook,
+            "validation",
+            "Rulebook",
+            "a rulebook version's file, for `hotline rulebook import` (`docs/rulebook-format.md`)",
         ),
     ]
     return entries

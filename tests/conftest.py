@@ -20,7 +20,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import calendar_store
+from activities.store import calendar_store, rulebooks
 from activities.store.db import apply_migrations, create_pool
 from activities.store.reference import seed_organisations
 from starter.codec import KeyRing, parse_keys
@@ -56,12 +56,13 @@ def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPo
 
 @pytest.fixture(scope="session")
 async def database_url(embedded_pg: EmbeddedPostgres) -> str:
-    """The URL of a migrated database with the reference data seeded."""
+    """The URL of a migrated database with the reference data seeded (orgs, calendar, rulebooks)."""
     conn = await asyncpg.connect(embedded_pg.url)
     try:
         await apply_migrations(conn)
         await seed_organisations(conn)
         await calendar_store.seed_from_package(conn)
+        await rulebooks.seed_from_package(conn)
     finally:
         await conn.close()
     return embedded_pg.url

@@ -31,7 +31,7 @@ from starter.codec import KeyRing, KeyRingError, ensure_dev_keyfile, key_file_pa
 from starter.settings import Settings
 from workers.codec_server import CodecServer, create_app
 from workers.pg import EmbeddedPostgres, PortTaken, port_is_free
-from workers.worker import run_worker
+from workers.worker import run_worker, seed_rulebooks
 
 log = structlog.get_logger(__name__)
 
@@ -168,6 +168,7 @@ async def prepare_database(url: str) -> None:
             added = await seed_organisations(conn)
             log.info("reference.seeded", organisations_added=added)
             await _seed_calendar(conn)
+            await seed_rulebooks(conn)
     finally:
         await pool.close()
 

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.duties import DutyActivities
 from activities.inquiries import InquiryActivities
 from activities.orders import OrderActivities
+from activities.store import rulebooks
 from activities.store.db import apply_migrations, create_pool
 from starter import connection
 from starter.calendar_notify import notify_calendar_change
@@ -57,6 +58,14 @@ def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Work
     )
 
 
+async def seed_rulebooks(conn: asyncpg.Connection) -> None:
+    """Store the package's rulebook versions the database lacks; say which were skipped and why."""
+    result = await rulebooks.seed_from_package(conn)
+    log.info("reference.rulebooks_seeded", versions_added=result.seeded)
+    for book_id, reason in result.skipped.items():
+        log.warning("reference.rulebook_not_seeded", rulebook=book_id, reason=reason)
+
+
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, keyring: KeyRing | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM arrives), then shut down gracefully.
 
@@ -73,6 +82,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, k
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)
+            await seed_rulebooks(conn)  # an order binds its rulebook from the database at start
         client = await connect(settings, keyring=keyring)
         worker = build_worker(client, pool, task_queue=settings.task_queue)
         log.info(

@@ -1,5 +1,6 @@
-"""The duties' tables: knowledge-base submissions, training misses, the holiday on-duty roster, the
-runs of each duty (one per period), the duties' notifications and the stored bulletins."""
+"""The duties' tables: knowledge-base submissions and their reports to the city hotline, training
+misses, the holiday on-duty roster, the runs of each duty (one per period), the duties'
+notifications and the stored bulletins."""
 
 from __future__ import annotations
 
@@ -7,11 +8,64 @@ from datetime import date, datetime
 from typing import Any, Final
 
 import asyncpg
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.calendar import HolidayBreak
+from domain.contract import HotlineSubmission
 
 #: What a knowledge-base submission may be (Article 11).
 KB_KINDS: Final = ("regulation", "realtime", "hot_topic", "training")
+
+#: The run id of an entry's message in the city-hotline outbox (``kb-<id>``, seq 0): its once-only key.
+KB_RUN_PREFIX: Final = "kb-"
+
+# Any constant works: it only has to be the same in every process that stores submissions.
+_KB_LOCK: Final = 0x4B425355  # "KBSU"
+
+#: One message to the city hotline per entry not reported yet (all, or the one of $1): 报送,
+#: Articles 4.6, 5.4, 6.6, 11. ``009_knowledge_base_hotline.sql`` ran the same for older entries.
+_REPORT_SQL: Final = f"""
+INSERT INTO hotline_outbox (run_id, seq, order_no, kind, body, payload, event_at)
+SELECT '{KB_RUN_PREFIX}' || k.id, 0, '-',
+       CASE WHEN k.kind = 'training' THEN '{HotlineSubmission.TRAINING_MATERIAL.value}'
+            ELSE '{HotlineSubmission.KNOWLEDGE_BASE.value}' END,
+       CASE WHEN k.kind = 'training'
+            THEN 'training material for ' || to_char(k.month, 'YYYY-MM') || ' from ' || k.org
+                 || ' (' || k.submitted_by || '): ' || k.title
+            ELSE 'knowledge base entry (' || k.kind || ') from ' || k.org
+                 || ' (' || k.submitted_by || '): ' || k.title
+       END,
+       jsonb_build_object(
+           'entry', k.id,
+           'category', k.kind,
+           'org', k.org,
+           'org_name', o.name_zh,
+           'reported_by', CASE WHEN k.org = 'utilities' THEN 'utilities' ELSE 'dept-hotline' END,
+           'submitted_by', k.submitted_by,
+           'submitted_at', to_char(k.submitted_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'),
+           'title', k.title,
+           'content', k.content,
+           'month', CASE WHEN k.kind = 'training' THEN to_char(k.month, 'YYYY-MM') END
+       ),
+       k.submitted_at
+FROM kb_submissions k JOIN organisations o ON o.id = k.org
+WHERE $1::bigint IS NULL OR k.id = $1
+ORDER BY k.id
+ON CONFLICT (run_id, seq) DO NOTHING
+RETURNING id"""
+
+
+class Submitted(BaseModel):
+    """What `submit_kb` did: the entry, and whether this call stored it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int = Field(description="The entry's id (`kb_submissions.id`).")
+    created: bool = Field(description="False: the same entry was submitted before; nothing was stored or sent.")
+    submitted_by: str = Field(description="Who submitted it (first).")
+    submitted_at: AwareDatetime = Field(description="When it was first stored.")
+    message_id: int = Field(description="Its message in the city-hotline outbox (`hotline outbox claim hotline`).")
+
 
 #: Who must have an on-duty contact for every holiday break (Articles 4.7, 5.7, 6.7).
 ROSTER_ORGS: Final = ("dept-hotline", "center", "utilities")
@@ -99,29 +153,68 @@ async def roster_of(conn: Any, brk: HolidayBreak) -> list[tuple[str, str]]:
     return [(r["org"], r["contact_name"]) for r in rows]
 
 
-async def submit_kb(pool: Any, org: str, *, kind: str, title: str, content: str, by: str, month: date) -> int:
-    """Store a knowledge-base submission; returns its id."""
+async def report_to_hotline(conn: Any, entry: int | None = None) -> list[int]:
+    """Write the city-hotline message of ``entry`` (of every entry when None) if it has none yet.
+
+    Each entry has exactly one message, keyed ``kb-<id>``/0, so a repeat writes nothing.
+
+    Returns:
+        The ids of the messages written now.
+    """
+    rows = await conn.fetch(_REPORT_SQL, entry)
+    return [r["id"] for r in rows]
+
+
+async def submit_kb(pool: Any, org: str, *, kind: str, title: str, content: str, by: str, month: date) -> Submitted:
+    """Store a knowledge-base entry and its message to the city hotline, in one transaction (报送).
+
+    The same entry submitted again (same org, kind, title and content; for training material the
+    same month too) is the entry stored before: nothing is stored or sent twice.
+
+    Raises:
+        ValueError: an unknown kind or org.
+    """
     if kind not in KB_KINDS:
         raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KB_KINDS)}")
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _KB_LOCK)
         if not await conn.fetchval("SELECT 1 FROM organisations WHERE id = $1", org):
             raise ValueError(f"unknown org {org!r}; see `hotline orgs`")
-        value: int = await conn.fetchval(
-            """INSERT INTO kb_submissions (org, kind, title, content, month, submitted_by)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-            org, kind, title, content, month_start(month), by,
+        row = await conn.fetchrow(
+            """SELECT id, submitted_by, submitted_at, false AS created FROM kb_submissions
+               WHERE org = $1 AND kind = $2 AND title = $3 AND content = $4 AND (kind <> 'training' OR month = $5)
+               ORDER BY id LIMIT 1""",
+            org, kind, title, content, month_start(month),
         )  # fmt: skip
-    return value
+        if row is None:
+            row = await conn.fetchrow(
+                """INSERT INTO kb_submissions (org, kind, title, content, month, submitted_by)
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, submitted_by, submitted_at, true AS created""",
+                org, kind, title, content, month_start(month), by,
+            )  # fmt: skip
+        await report_to_hotline(conn, row["id"])
+        message_id = await conn.fetchval(
+            "SELECT id FROM hotline_outbox WHERE run_id = $1 AND seq = 0", f"{KB_RUN_PREFIX}{row['id']}"
+        )
+    return Submitted(**dict(row), message_id=message_id)
 
 
 async def list_kb(
     pool: Any, *, org: str | None = None, kind: str | None = None, month: date | None = None, limit: int = 500
 ) -> list[asyncpg.Record]:
-    """Knowledge-base submissions (without their content), newest first, filtered by what is given."""
+    """Knowledge-base submissions (without their content), newest first, filtered by what is given.
+
+    ``reported``: where its message to the city hotline is (``pending``, ``claimed``, ``acked``).
+    """
     rows: list[asyncpg.Record] = await pool.fetch(
-        """SELECT id, org, kind, title, month, submitted_by, submitted_at FROM kb_submissions
-           WHERE ($1::text IS NULL OR org = $1) AND ($2::text IS NULL OR kind = $2)
-             AND ($3::date IS NULL OR month = $3) ORDER BY submitted_at DESC LIMIT $4""",
+        f"""SELECT k.id, k.org, k.kind, k.title, k.month, k.submitted_by, k.submitted_at,
+                   CASE WHEN h.acked_at IS NOT NULL THEN 'acked'
+                        WHEN h.claimed_until >= now() THEN 'claimed'
+                        WHEN h.id IS NOT NULL THEN 'pending' END AS reported
+            FROM kb_submissions k
+            LEFT JOIN hotline_outbox h ON h.run_id = '{KB_RUN_PREFIX}' || k.id AND h.seq = 0
+            WHERE ($1::text IS NULL OR k.org = $1) AND ($2::text IS NULL OR k.kind = $2)
+              AND ($3::date IS NULL OR k.month = $3) ORDER BY k.submitted_at DESC, k.id DESC LIMIT $4""",
         org, kind, month, limit,
     )  # fmt: skip
     return rows

@@ -36,6 +36,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "inquiry": Command("inquiry", "doubtful orders: ask a unit, answer, reassign, show (Art. 7.3)"),
     "deadlines": Command("deadlines", "compute an order's receipt and completion deadlines (Articles 8.1, 8.5)"),
     "calendar": Command("calendar", "show or enter the business calendar (Art. 8.1)"),
+    "rulebook": Command("rulebook", "list, show or import the rulebook's versions (Art. 14)"),
     "outbox": Command("outbox", "claim, acknowledge and list notifications and city-hotline messages"),
     "stats": Command(
         "reports", "figures of a period: received, on time, completed, returns, extensions, callbacks, ..."

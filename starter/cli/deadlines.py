@@ -1,5 +1,8 @@
 """`hotline deadlines`: an order's receipt and completion deadlines, one or a batch of NDJSON lines.
 
+The calendar and the rulebook's versions come from the database when it answers (the version in
+force at each instant, imported successors included), else from the package.
+
 Exit codes (`starter.cli.exits`): 0 done, 1 the database was needed and could not be reached, 2 bad
 input (the message on stderr names what was wrong and what is allowed).
 """
@@ -19,18 +22,21 @@ from typing import IO, Any, TextIO, TypeVar
 
 import asyncpg
 
-from activities.store import calendar_data, calendar_store
+from activities.store import calendar_data, calendar_store, rulebooks
 from activities.store.db import DatabaseUnavailableError, apply_migrations
 from domain.calendar import BusinessCalendar
 from domain.deadlines import completion_deadline, receipt_deadline
 from domain.errors import DomainError
 from domain.models import Category, Tier
-from domain.rulebook import rulebook_for
+from domain.rulebook import RULEBOOKS, Rulebook, rulebook_for
 from starter.cli.db import with_pool
 from starter.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 
-#: How long to try the database before falling back to the package's calendar.
+#: How long to try the database before falling back to the package's calendar and rulebooks.
 CONNECT_TIMEOUT_S = 2.0
+
+#: The rulebook versions, oldest first (`domain.rulebook.rulebook_for`'s ``books``).
+Books = tuple[Rulebook, ...]
 
 _TIERS = ", ".join(t.value for t in Tier)
 _CATEGORIES = ", ".join(c.value for c in Category)
@@ -74,9 +80,11 @@ def _instant(value: Any) -> datetime:
     return t
 
 
-def _deadlines(calendar: BusinessCalendar, tier: Tier, t: datetime, category: Category) -> dict[str, Any]:
+def _deadlines(
+    calendar: BusinessCalendar, tier: Tier, t: datetime, category: Category, books: Books = RULEBOOKS
+) -> dict[str, Any]:
     """The JSON object of one order's receipt and completion deadlines (Articles 8.1, 8.5)."""
-    rulebook = rulebook_for(t)
+    rulebook = rulebook_for(t, books=books)
     r = receipt_deadline(rulebook, calendar, t, tier=tier, category=category)
     c = completion_deadline(rulebook, calendar, t, tier=tier, category=category)
     return {
@@ -89,7 +97,7 @@ def _deadlines(calendar: BusinessCalendar, tier: Tier, t: datetime, category: Ca
     }
 
 
-def _batch_line(calendar: BusinessCalendar, line: str) -> dict[str, Any]:
+def _batch_line(calendar: BusinessCalendar, line: str, books: Books = RULEBOOKS) -> dict[str, Any]:
     if not line.strip():
         raise _bad('empty line; allowed: one JSON object per line, {"tier": …, "dispatched_at": …}')
     try:
@@ -107,11 +115,12 @@ def _batch_line(calendar: BusinessCalendar, line: str) -> dict[str, Any]:
     tier = _tier(obj["tier"])
     t = _instant(obj["dispatched_at"])
     category = _category(obj.get("category", Category.GENERAL.value))
-    return _deadlines(calendar, tier, t, category)
+    return _deadlines(calendar, tier, t, category, books)
 
 
 _CHUNK = 4096
 _BATCH_CALENDAR: BusinessCalendar | None = None  # the forked workers' calendar
+_BATCH_BOOKS: Books = RULEBOOKS  # and rulebook versions
 
 
 def _answer_chunk(lines: list[str]) -> tuple[str, int]:
@@ -122,7 +131,7 @@ def _answer_chunk(lines: list[str]) -> tuple[str, int]:
     answers = []
     for line in lines:
         try:
-            result = _batch_line(calendar, line)
+            result = _batch_line(calendar, line, _BATCH_BOOKS)
         except (CliError, DomainError) as e:
             result = {"error": str(e)}
             errors += 1
@@ -130,17 +139,26 @@ def _answer_chunk(lines: list[str]) -> tuple[str, int]:
     return "".join(a + "\n" for a in answers), errors
 
 
-def run_batch(calendar: BusinessCalendar, lines: Iterable[str], out: IO[str], *, processes: int | None = None) -> int:
+def run_batch(
+    calendar: BusinessCalendar,
+    lines: Iterable[str],
+    out: IO[str],
+    *,
+    processes: int | None = None,
+    books: Books = RULEBOOKS,
+) -> int:
     """Answer NDJSON orders line by line; a bad line gets ``{"error": …}`` and the rest go on.
 
     Lines are answered in chunks, in order; when there is more than one chunk the chunks are
-    spread over the machine's cores (forked workers share the precomputed calendar).
+    spread over the machine's cores (forked workers share the precomputed calendar and the
+    rulebook versions).
 
     Returns:
         How many lines had an error.
     """
-    global _BATCH_CALENDAR
+    global _BATCH_CALENDAR, _BATCH_BOOKS
     _BATCH_CALENDAR = calendar
+    _BATCH_BOOKS = books
     chunks = _chunks(lines)
     first = next(chunks, None)
     if first is None:
@@ -199,8 +217,21 @@ def package_calendar() -> BusinessCalendar:
     return calendar_data.package_calendar()
 
 
-def load_calendar(source: str, *, err: TextIO) -> BusinessCalendar:
-    """The calendar from the database (``auto``: when reachable and stored) or the package.
+async def _stored_books(pool: Any) -> Books | None:
+    """The stored rulebook versions; `None` when the database has none (or no table for them yet)."""
+    try:
+        books = await rulebooks.load_rulebooks(pool)
+    except asyncpg.UndefinedTableError:
+        return None
+    return books or None
+
+
+async def _from_database(pool: Any) -> tuple[BusinessCalendar, Books | None]:
+    return await calendar_store.load_calendar(pool), await _stored_books(pool)
+
+
+def load_sources(source: str, *, err: TextIO) -> tuple[BusinessCalendar, Books]:
+    """The calendar and the rulebook versions from the database (``auto``: when reachable and stored) or the package.
 
     Args:
         source: ``auto``, ``database`` or ``package``.
@@ -210,20 +241,28 @@ def load_calendar(source: str, *, err: TextIO) -> BusinessCalendar:
         ConnectionError: ``source`` is ``database`` and the database cannot be used.
     """
     if source == "package":
-        return package_calendar()
+        return package_calendar(), RULEBOOKS
     try:
-        cal: BusinessCalendar = asyncio.run(with_calendar_pool(calendar_store.load_calendar))
+        cal, books = asyncio.run(with_calendar_pool(_from_database))
     except (DatabaseUnavailableError, asyncpg.PostgresError) as e:
         if source == "database":
             raise ConnectionError(f"cannot read the calendar from the database: {short_reason(e)}") from e
-        err.write(f"note: calendar from the chinesecalendar package (database not used: {short_reason(e)})\n")
-        return package_calendar()
+        err.write(
+            "note: calendar from the chinesecalendar package and rulebooks from the package "
+            f"(database not used: {short_reason(e)})\n"
+        )
+        return package_calendar(), RULEBOOKS
+    if books is None:
+        if source == "database":
+            raise ConnectionError("the database holds no rulebook versions")
+        err.write("note: the database holds no rulebook versions yet; using the package's\n")
+        books = RULEBOOKS
     if not cal.known_years:
         if source == "database":
             raise ConnectionError("the database holds no calendar years")
         err.write("note: the database holds no calendar yet; using the chinesecalendar package\n")
-        return package_calendar()
-    return cal
+        return package_calendar(), books
+    return cal, books
 
 
 # -- hotline deadlines -------------------------------------------------------------------------
@@ -245,10 +284,11 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
             err.write(f"error: cannot read {args.batch}: {e.strerror}\n")
             return EXIT_USAGE
         try:
-            calendar = _calendar_or_exit(args.calendar, err)
-            if calendar is None:
+            sources = _sources_or_exit(args.calendar, err)
+            if sources is None:
                 return EXIT_FAILED
-            failed = run_batch(calendar, (ln.rstrip("\r\n") for ln in stream), sys.stdout)
+            calendar, books = sources
+            failed = run_batch(calendar, (ln.rstrip("\r\n") for ln in stream), sys.stdout, books=books)
         finally:
             if stream is not sys.stdin:
                 stream.close()
@@ -266,11 +306,12 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
     except (CliError, DomainError) as e:
         err.write(f"error: {e}\n")
         return EXIT_USAGE
-    calendar = _calendar_or_exit(args.calendar, err)
-    if calendar is None:
+    sources = _sources_or_exit(args.calendar, err)
+    if sources is None:
         return EXIT_FAILED
+    calendar, books = sources
     try:
-        result = _deadlines(calendar, tier, t, category)
+        result = _deadlines(calendar, tier, t, category, books)
     except DomainError as e:
         err.write(f"error: {e}\n")
         return EXIT_USAGE
@@ -279,9 +320,9 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _calendar_or_exit(source: str, err: TextIO) -> BusinessCalendar | None:
+def _sources_or_exit(source: str, err: TextIO) -> tuple[BusinessCalendar, Books] | None:
     try:
-        return load_calendar(source, err=err)
+        return load_sources(source, err=err)
     except ConnectionError as e:
         err.write(f"error: {e}\n")
         return None
@@ -294,8 +335,8 @@ def configure(command: str, p: argparse.ArgumentParser) -> None:
     """The arguments of `hotline deadlines`."""
     p.description = (
         "Receipt and completion deadlines with their explanations, as JSON. The "
-        "calendar comes from the database when reachable (HOTLINE_DATABASE_URL), else from "
-        "the chinesecalendar package."
+        "calendar and the rulebook version in force come from the database when reachable "
+        "(HOTLINE_DATABASE_URL), else from the chinesecalendar package and the package's rulebooks."
     )
     p.add_argument("--tier", help=f"urgency tier: {_TIERS}")
     p.add_argument("--dispatched-at", help="aware ISO-8601 instant, e.g. 2026-03-06T09:00+08:00")
@@ -310,6 +351,6 @@ def configure(command: str, p: argparse.ArgumentParser) -> None:
         "--calendar",
         choices=("auto", "database", "package"),
         default="auto",
-        help="where the calendar comes from (default auto: the database if reachable)",
+        help="where the calendar and the rulebook versions come from (default auto: the database if reachable)",
     )
     p.set_defaults(func=cmd_deadlines)

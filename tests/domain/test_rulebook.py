@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from domain.errors import InvalidInstant, RulebookError
 from domain.models import Category, Tier
-from domain.rulebook import LEGACY_TIANJIN_2021, RULEBOOKS, Rulebook, WindowOverrides, rulebook_by_id, rulebook_for
+from domain.rulebook import (
+    LEGACY_TIANJIN_2021,
+    RULEBOOKS,
+    SHIPPED_FILES,
+    TIANJIN_2021,
+    Rulebook,
+    WindowOverrides,
+    parse_rulebook,
+    rulebook_by_id,
+    rulebook_digest,
+    rulebook_for,
+    rulebook_text,
+)
 
 CST = timezone(timedelta(hours=8))
 
@@ -139,3 +153,67 @@ class TestOverridesAndValidation:
         """Asking for extra_urgent's working days is an error naming the day-counted tiers."""
         with pytest.raises(RulebookError, match="normal, urgent, very_urgent"):
             RULEBOOKS[0].working_days_for(Tier.EXTRA_URGENT)
+
+
+class TestFile:
+    """The rulebook file (docs/rulebook-format.md): JSON as written, refused in one line naming the field."""
+
+    SHIPPED = (Path(__file__).parents[2] / "domain" / "rulebooks" / "tianjin-2021.json").read_text(encoding="utf-8")
+
+    def doc(self, **changes: object) -> str:
+        return json.dumps({**json.loads(self.SHIPPED), **changes})
+
+    def test_the_shipped_file_is_tianjin_2021(self) -> None:
+        assert parse_rulebook(self.SHIPPED) == TIANJIN_2021
+        assert SHIPPED_FILES == {"tianjin-2021": "domain/rulebooks/tianjin-2021.json"}
+
+    def test_text_round_trips_and_the_digest_ignores_key_order(self) -> None:
+        """`rulebook_text` parses back equal; the digest is the content's, however the file orders its keys."""
+        assert parse_rulebook(rulebook_text(TIANJIN_2021)) == TIANJIN_2021
+        reordered = json.dumps(dict(reversed(list(json.loads(self.SHIPPED).items()))))
+        assert rulebook_digest(parse_rulebook(reordered)) == rulebook_digest(TIANJIN_2021)
+        other = parse_rulebook(self.doc(long_break_min_days=4))
+        assert rulebook_digest(other) != rulebook_digest(TIANJIN_2021)
+
+    @pytest.mark.parametrize("value", ["PT3H", "PT30M", "P1D", "P1DT12H", "PT90S", "P2W"])
+    def test_iso_durations(self, value: str) -> None:
+        assert parse_rulebook(self.doc(return_window=value)).return_window > timedelta(0)
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("{", r"^f\.json: not JSON: "),
+            ("[1]", "one JSON object"),
+            (b"\xff", "not UTF-8"),
+            ('{"id": "x", "effective_from": "2030-01-01", "extra": 1}', "extra: unknown field"),
+            ('{"effective_from": "2030-01-01"}', "id: required field is missing"),
+            ('{"id": "x", "effective_from": "2030-01-01", "return_window": "8 hours"}', '"8 hours" is not a duration'),
+            ('{"id": "x", "effective_from": "2030-01-01", "return_window": 28800}', "28800 is not a duration"),
+            ('{"id": "x", "effective_from": "2030-01-01", "return_window": "8:00:00"}', "is not a duration"),
+            ('{"id": "x", "effective_from": "2030-01-01", "callback_wait": "P1M"}', "is not a duration"),
+            ('{"id": "x", "effective_from": "2030-01-01", "long_break_min_days": "5"}', "valid integer"),
+            (
+                '{"id": "x", "effective_from": "2030-01-01", "category_overrides": {"gas": {"appeal_wait": "1d"}}}',
+                "category_overrides.gas.appeal_wait: ",
+            ),
+            (
+                '{"id": "x", "effective_from": "2030-01-01", '
+                '"category_overrides": {"heating": {"return_window": "PT0S"}}}',
+                "category_overrides.heating: return_window must be positive",
+            ),
+        ],
+    )
+    def test_refusals_name_the_field(self, text: str | bytes, message: str) -> None:
+        with pytest.raises(RulebookError, match=message) as err:
+            parse_rulebook(text, source="f.json")
+        assert str(err.value).startswith("f.json: ")
+        assert "\n" not in str(err.value)
+
+    def test_an_override_that_breaks_the_merged_rules_is_refused_by_the_model(self) -> None:
+        """Not only the file: a `Rulebook` whose override would fail an order of that category is invalid."""
+        with pytest.raises(ValidationError, match=r"category_overrides\.gas: "):
+            Rulebook(
+                id="x",
+                effective_from=date(2030, 1, 1),
+                category_overrides={Category.GAS: WindowOverrides(completion_working_days={Tier.EXTRA_URGENT: 1})},
+            )

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from activities.store import calendar_store
+from activities.store import calendar_store, rulebooks
 from activities.store.db import apply_migrations
 from domain.models import Tier
 from tests.support.deadlines import WORKED_EXAMPLES, loop_deadlines
@@ -53,6 +53,7 @@ async def fresh_database(database_url: str) -> str:
     try:
         await apply_migrations(conn)
         await calendar_store.seed_from_package(conn)
+        await rulebooks.seed_from_package(conn)
     finally:
         await conn.close()
     return url

@@ -79,8 +79,9 @@ class TestCheckedIn:
             )
 
     def test_one_file_per_payload(self) -> None:
-        """NewOrder, each of the 17 actions, OrderStatus, HandlingOrder, the doubtful order's four, a README."""
-        expected = {"NewOrder.json", "OrderStatus.json", "HandlingOrder.json", "README.md"}
+        """NewOrder, each of the 17 actions, OrderStatus, HandlingOrder, the doubtful order's four, the
+        rulebook file, a README."""
+        expected = {"NewOrder.json", "OrderStatus.json", "HandlingOrder.json", "Rulebook.json", "README.md"}
         expected |= {f"actions/{name}.json" for name in ACTIONS}
         expected |= {f"inquiry/{n}.json" for n in ("NewInquiry", "answer", "reassign", "InquiryStatus")}
         assert len(ACTIONS) == 17
@@ -138,6 +139,16 @@ class TestContent:
         assert _resolve(schema, props["tier"])["enum"] == ["normal", "urgent", "very_urgent", "extra_urgent"]
         assert _resolve(schema, props["category"])["enum"] == ["general", "heating", "gas", "road_bridge"]
         assert schema["additionalProperties"] is False
+
+    def test_rulebook_file(self) -> None:
+        """The rulebook file's schema: its required fields, durations as ISO 8601, no unknown field; the
+        shipped tianjin-2021 fits it."""
+        schema = _load("Rulebook.json")
+        assert set(schema["required"]) == {"id", "effective_from"}
+        assert schema["additionalProperties"] is False
+        assert schema["properties"]["receipt_in_working_period"]["format"] == "duration"
+        shipped = json.loads((ROOT / "domain" / "rulebooks" / "tianjin-2021.json").read_text(encoding="utf-8"))
+        _check_structure(schema, schema, shipped, "tianjin-2021")
 
     def test_outputs_are_serialization_schemas(self) -> None:
         """OrderStatus lists every field it returns as required (serialization mode) and the phases."""
@@ -207,7 +218,8 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0, r.stderr
-        assert "wrote 25 file(s)" in r.stdout
+        total = len(generate())
+        assert f"wrote {total} file(s)" in r.stdout
         assert self._hotline("--dir", str(folder), "--check").returncode == 0
 
         (folder / "actions" / "receive.json").write_text("{}\n", encoding="utf-8")
@@ -222,7 +234,7 @@ class TestExportCommand:
 
         r = self._hotline("--dir", str(folder))
         assert r.returncode == 0
-        assert "wrote 2 file(s), 23 unchanged" in r.stdout
+        assert f"wrote 2 file(s), {total - 2} unchanged" in r.stdout
         assert "old.json is not generated" in r.stderr
         assert (folder / "actions" / "old.json").exists()  # never deleted
         assert (folder / "actions" / "receive.json").read_text(encoding="utf-8") == generate()["actions/receive.json"]
