@@ -27,7 +27,9 @@ async def test_database_restart_delays_the_projection_but_loses_nothing(
 ) -> None:
     """With PostgreSQL down, actions still take effect in the order; when it is back, the
     projection and every timeline entry arrive, each once."""
-    pg = EmbeddedPostgres(tmp_path / "pg", port=free_port(), durable=False)
+    # durable: with synchronous_commit off, a stop that has to kill the server (a loaded machine)
+    # would lose commits the activity was told of; production runs durable
+    pg = EmbeddedPostgres(tmp_path / "pg", port=free_port(), durable=True)
     await asyncio.to_thread(pg.start)
     conn = await asyncpg.connect(pg.url)
     await apply_migrations(conn)
