@@ -83,10 +83,15 @@ def _instant(value: Any) -> datetime:
 def _deadlines(
     calendar: BusinessCalendar, tier: Tier, t: datetime, category: Category, books: Books = RULEBOOKS
 ) -> dict[str, Any]:
-    """The JSON object of one order's receipt and completion deadlines (Articles 8.1, 8.5)."""
+    """The JSON object of one order's receipt and completion deadlines (Articles 8.1, 8.5).
+
+    Both windows count from the one instant given: the receipt window from the city hotline's
+    transfer, the completion window as if the unit got its handling order then (Art. 8.4: the
+    units' clock starts at the dispatch to the unit); each explanation names its instant.
+    """
     rulebook = rulebook_for(t, books=books)
     r = receipt_deadline(rulebook, calendar, t, tier=tier, category=category)
-    c = completion_deadline(rulebook, calendar, t, tier=tier, category=category)
+    c = completion_deadline(rulebook, calendar, t, tier=tier, category=category, started="dispatched to the unit")
     return {
         "receipt_due": r.due.isoformat(),
         "completion_due": c.due.isoformat(),
