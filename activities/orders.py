@@ -28,9 +28,7 @@ class OrderActivities:
     @activity.defn(name="load_calendar_years")
     async def load_calendar_years(self, request: CalendarRequest) -> CalendarYears:
         """The current version of each asked-for year that the database knows (Article 8.1)."""
-        calendar = await calendar_store.load_calendar(self._pool)
-        years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
-        return CalendarYears(years=years)
+        return CalendarYears(years=await calendar_store.load_years(self._pool, request.years))
 
     @activity.defn(name="load_order_rules")
     async def load_order_rules(self, request: OrderRulesRequest) -> OrderRules:
@@ -55,8 +53,7 @@ class OrderActivities:
                 rulebook = await rulebooks.in_force(self._pool, request.at)
             except RulebookError as again:
                 raise ApplicationError(str(again), type="RulebookError", non_retryable=True) from None
-        calendar = await calendar_store.load_calendar(self._pool)
-        years = [y for y in (calendar.year(n) for n in request.years) if y is not None]
+        years = await calendar_store.load_years(self._pool, request.years)
         log.debug("order.rules_bound", rulebook=rulebook.id, at=request.at.isoformat())
         return OrderRules(rulebook=rulebook, years=years)
 

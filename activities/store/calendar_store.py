@@ -170,12 +170,23 @@ async def seed_from_package(db: Db) -> list[int]:
 
 async def load_calendar(db: Db) -> BusinessCalendar:
     """The `BusinessCalendar` of every year's current version (one statement: one snapshot)."""
+    return BusinessCalendar(await load_years(db))
+
+
+async def load_years(db: Db, years: list[int] | None = None) -> list[CalendarYear]:
+    """The current version of each of ``years`` the database knows (all known years by default).
+
+    What an order binds at its start: a few years, read in one statement, without building the
+    whole calendar's tables.
+    """
     async with _transaction(db) as conn:
         rows = await conn.fetch(
             """SELECT v.year, d.day, d.kind, d.name
                FROM calendar_current_versions v
                LEFT JOIN calendar_days d USING (year, version)
-               ORDER BY v.year, d.day"""
+               WHERE $1::int[] IS NULL OR v.year = ANY($1::int[])
+               ORDER BY v.year, d.day""",
+            years,
         )
     holidays: dict[int, dict[date, str]] = {}
     makeup: dict[int, dict[date, str]] = {}
@@ -185,7 +196,7 @@ async def load_calendar(db: Db) -> BusinessCalendar:
         makeup.setdefault(year, {})
         if r["day"] is not None:
             (holidays if r["kind"] == "holiday" else makeup)[year][r["day"]] = r["name"]
-    return BusinessCalendar(CalendarYear(year=y, holidays=holidays[y], makeup_days=makeup[y]) for y in holidays)
+    return [CalendarYear(year=y, holidays=holidays[y], makeup_days=makeup[y]) for y in holidays]
 
 
 async def import_year(
