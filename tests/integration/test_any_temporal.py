@@ -71,12 +71,16 @@ def worker_env(temporal: dict[str, str], database_url: str, task_queue: str) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     for name in ("HOTLINE_TEMPORAL_ADDRESS", "HOTLINE_NAMESPACE", "HOTLINE_METRICS_PORT", "HOTLINE_OTLP_ENDPOINT"):
         env.pop(name, None)
-    return env | temporal | {
-        "HOTLINE_DATABASE_URL": database_url,
-        "HOTLINE_TASK_QUEUE": task_queue,
-        "HOTLINE_LOG_FORMAT": "json",
-        "GRPC_VERBOSITY": "NONE",
-    }
+    return (
+        env
+        | temporal
+        | {
+            "HOTLINE_DATABASE_URL": database_url,
+            "HOTLINE_TASK_QUEUE": task_queue,
+            "HOTLINE_LOG_FORMAT": "json",
+            "GRPC_VERBOSITY": "NONE",
+        }
+    )
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

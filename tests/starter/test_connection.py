@@ -27,7 +27,12 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Authority:
 class TestWhere:
     def test_nothing_set_is_the_embedded_stack(self) -> None:
         target = resolve(settings())
-        assert (target.address, target.namespace, target.tls, target.api_key) == ("127.0.0.1:7233", "default", False, None)
+        assert (target.address, target.namespace, target.tls, target.api_key) == (
+            "127.0.0.1:7233",
+            "default",
+            False,
+            None,
+        )
 
     def test_temporal_variables(self) -> None:
         target = resolve(settings(TEMPORAL_ADDRESS="temporal.example:7233", TEMPORAL_NAMESPACE="tianjin"))
@@ -120,7 +125,9 @@ class TestOneLine:
     def test_a_file_that_is_no_certificate(self, tmp_path: Path) -> None:
         junk = tmp_path / "ca.pem"
         junk.write_text("not a certificate", encoding="utf-8")
-        with pytest.raises(TemporalConfigError, match=r"^TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*: not a PEM CA certificate"):
+        with pytest.raises(
+            TemporalConfigError, match=r"^TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*: not a PEM CA certificate"
+        ):
             resolve(settings(TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(junk)))
 
     def test_a_client_certificate_without_its_key(self, ca: Authority) -> None:
@@ -154,7 +161,7 @@ class TestOneLine:
             ),
             (
                 {"TEMPORAL_TLS": "true"},
-                "hyper::Error(Io, Custom { kind: UnexpectedEof, error: \"peer closed connection without close_notify\" })",
+                'hyper::Error(Io, Custom { kind: UnexpectedEof, error: "peer closed connection without close_notify" })',
                 "it asks for a client certificate (mutual TLS); set TEMPORAL_TLS_CLIENT_CERT_PATH",
             ),
             (

@@ -25,11 +25,11 @@ from typing import Any
 # grpcio's C core logs every refused handshake on stderr; the tests refuse handshakes on purpose
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-import grpc  # noqa: E402
-import grpc.aio  # noqa: E402
+import grpc
+import grpc.aio
 
-from tests.support.ports import free_port  # noqa: E402
-from tests.support.tls import Pair  # noqa: E402
+from tests.support.ports import free_port
+from tests.support.tls import Pair
 
 #: Metadata not passed on: the caller's credential (checked here) and what gRPC sets itself.
 _DROPPED = ("authorization", "grpc-", ":", "user-agent")
