@@ -122,7 +122,7 @@ async def test_a_worker_with_only_temporal_variables_runs_orders(
     log = tmp_path / "worker.log"
     proc = await asyncio.to_thread(start_worker, env, log)
     try:
-        started = [json.loads(line) for line in log.read_text().splitlines() if '"worker.started"' in line][0]
+        started = next(json.loads(line) for line in log.read_text().splitlines() if '"worker.started"' in line)
         assert started["temporal"].startswith(f"{front.address} (TEMPORAL_ADDRESS), namespace default, TLS")
         client = HotlineClient(dev_client, task_queue=task_queue)
         order_no = f"TLS{kind.upper().replace('_', '')}{uuid.uuid4().hex[:6].upper()}"
@@ -202,7 +202,8 @@ async def test_what_stops_a_worker_is_one_line_naming_the_setting(
         lines = [line for line in r.stderr.splitlines() if line.strip()]
         assert r.returncode == code, f"{what}: exit {r.returncode}\n{r.stderr}"
         assert "Traceback" not in r.stderr, f"{what}: {r.stderr}"
-        assert len(lines) == 1 and lines[0].startswith("hotline worker: "), f"{what}: {r.stderr}"
+        assert len(lines) == 1, f"{what}: {r.stderr}"
+        assert lines[0].startswith("hotline worker: "), f"{what}: {r.stderr}"
         assert says in lines[0], f"{what}: {lines[0]}"
 
 

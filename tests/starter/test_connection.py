@@ -161,7 +161,7 @@ class TestOneLine:
             ),
             (
                 {"TEMPORAL_TLS": "true"},
-                'hyper::Error(Io, Custom { kind: UnexpectedEof, error: "peer closed connection without close_notify" })',
+                'hyper::Error(Io, Custom { kind: UnexpectedEof, error: "peer closed without close_notify" })',
                 "it asks for a client certificate (mutual TLS); set TEMPORAL_TLS_CLIENT_CERT_PATH",
             ),
             (

@@ -79,7 +79,8 @@ async def test_one_endpoint_shows_the_sdks_and_the_business_metrics_and_replay_a
     settings = metrics_settings(dev_server)
     runtime = telemetry.runtime(settings)
     url = telemetry.metrics_url(settings)
-    assert url is not None and url.endswith("/metrics")
+    assert url is not None
+    assert url.endswith("/metrics")
     client = await connection.connect(settings, keyring=keyring, runtime=runtime)
     hotline = HotlineClient(client, task_queue=task_queue)
     no = f"MET{uuid.uuid4().hex[:8].upper()}"

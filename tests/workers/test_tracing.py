@@ -103,11 +103,13 @@ async def test_an_action_is_one_trace_from_the_client_to_the_sql(
     ]
     assert update.context is not None
     sql = _last_sql(spans, no)
-    assert sql.context is not None and sql.context.trace_id == update.context.trace_id
+    assert sql.context is not None
+    assert sql.context.trace_id == update.context.trace_id
     assert _ancestry(sql, spans) == [*CHAIN, "StartWorkflowUpdate:receive"]
     assert (sql.attributes or {}).get("db.system") == "postgresql"
     [start] = [s for s in spans if s.name == "StartWorkflow:WorkOrder" and s.context is not None]
-    assert start.context is not None and start.context.trace_id != update.context.trace_id
+    assert start.context is not None
+    assert start.context.trace_id != update.context.trace_id
     assert not telemetry.tracing_enabled(), "the block put the process back as it was"
 
 
@@ -133,7 +135,8 @@ async def test_an_action_through_the_gateway_continues_the_callers_trace(
             spans = await _spans_until(exporter, no, started)
 
     sql = _last_sql(spans, no)
-    assert sql.context is not None and f"{sql.context.trace_id:032x}" == trace_id
+    assert sql.context is not None
+    assert f"{sql.context.trace_id:032x}" == trace_id
     ancestry = _ancestry(sql, spans)
     assert ancestry[:5] == [*CHAIN, "StartWorkflowUpdate:receive"]
     assert ancestry[-1] == f"POST receive {no}"  # between them, FastAPI's own endpoint span
