@@ -16,14 +16,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from domain.calendar import SHANGHAI
 from domain.contract import order_workflow_id
-from domain.models import NewOrder, Receive
+from domain.models import NewOrder, Receive, Withdraw
 from starter import connection, telemetry
 from starter.client import HotlineClient
 from starter.codec import KeyRing
 from starter.settings import Settings
 from tests.support.gateway import gateway_on
 from tests.support.tracing import in_memory_tracing
-from tests.support.workflows import PLATFORM, new_order, running_worker
+from tests.support.workflows import HOTLINE, PLATFORM, new_order, running_worker
 from workers.dev import TemporalDevServer
 
 pytestmark = pytest.mark.integration
@@ -94,6 +94,9 @@ async def test_an_action_is_one_trace_from_the_client_to_the_sql(
             started = await _recorded_revision(pool, no)
             await hotline.act(no, "receive", Receive.model_validate({"actor": PLATFORM}))
             spans = await _spans_until(exporter, no, started)
+            # closed, so no workflow is left in the worker's cache with its run span open
+            await hotline.act(no, "withdraw", Withdraw.model_validate({"actor": HOTLINE, "reason": "测试结束"}))
+            await hotline.handle(no).result()
 
     [update] = [
         s
@@ -133,6 +136,8 @@ async def test_an_action_through_the_gateway_continues_the_callers_trace(
             )
             assert r.status_code == 200, r.text
             spans = await _spans_until(exporter, no, started)
+            await gw.ok("hotline", no, "withdraw", reason="测试结束")
+            await gw.client.handle(no).result()
 
     sql = _last_sql(spans, no)
     assert sql.context is not None
