@@ -103,7 +103,7 @@ async def _recorded(pool: asyncpg.Pool, order_no: str, phase: str) -> None:
 async def test_the_current_code_replays_the_running_orders(
     dev_client: Client, running_orders: tuple[str, list[str]]
 ) -> None:
-    task_queue, numbers = running_orders
+    task_queue, _ = running_orders
     report = await replay_check(dev_client, task_queue=task_queue)
     assert report.ok, [d.line() for d in report.divergences]
     assert (report.matched, report.replayed) == (2, 2)
