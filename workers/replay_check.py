@@ -28,6 +28,7 @@ from typing import Final
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
 from workers.worker import WORKFLOWS
@@ -36,6 +37,17 @@ from workers.worker import WORKFLOWS
 RUNNING: Final = "ExecutionStatus = 'Running'"
 #: Histories downloaded ahead of the replay.
 PREFETCH: Final = 8
+
+_quiet: list[Runtime] = []
+
+
+def _replay_runtime() -> Runtime:
+    """A runtime whose core logs errors only: a history that does not replay is reported here, in
+    one line, rather than as the core's warning for each workflow task it fails."""
+    if not _quiet:
+        quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+        _quiet.append(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))))
+    return _quiet[0]
 
 
 @dataclass(frozen=True)
@@ -267,7 +279,7 @@ async def replay_check(
     full = visibility_query(task_queue, query, include_closed=include_closed)
     report = ReplayReport(query=full)
     report.matched, executions = await _executions(client, full, sample, seed)
-    replayer = Replayer(workflows=list(workflows), data_converter=client.data_converter)
+    replayer = Replayer(workflows=list(workflows), data_converter=client.data_converter, runtime=_replay_runtime())
     async with replayer.workflow_replay_iterator(_histories(client, executions)) as results:
         async for result in results:
             report.replayed += 1
