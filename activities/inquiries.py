@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.store.inquiries import upsert_inquiry
 from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from activities.store.tracing import transaction
 from domain.inquiry import SUPERVISION
 from domain.records import InquiryRecord
 
@@ -30,7 +31,9 @@ class InquiryActivities:
         projection only moves forward and every row has a natural key (run_id, seq).
         """
         calendar = await self._calendar.get() if record.outbox else None
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with transaction(
+            self._pool, "record_inquiry transaction", inquiry_no=record.inquiry.inquiry_no, revision=record.revision
+        ) as conn:
             await upsert_inquiry(conn, record)
             await write_timeline(
                 conn,

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from activities.store import calendar_store, rulebooks
 from activities.store.orders import archive_order, upsert_order
 from activities.store.outbox_writer import RoutingCalendar, write_outbox, write_timeline
+from activities.store.tracing import transaction
 from domain.errors import RulebookError
 from domain.order import SUPERVISOR
 from domain.records import CalendarRequest, CalendarYears, OrderRecord, OrderRules, OrderRulesRequest
@@ -66,7 +67,9 @@ class OrderActivities:
         """
         log_ = log.bind(order_no=record.order.order_no, run_id=record.run_id, revision=record.revision)
         calendar = await self._calendar.get() if record.outbox else None
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with transaction(
+            self._pool, "record_order transaction", order_no=record.order.order_no, revision=record.revision
+        ) as conn:
             await upsert_order(conn, record)
             await write_timeline(
                 conn, table="order_timeline", run_id=record.run_id, number=record.order.order_no, entries=record.entries

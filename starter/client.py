@@ -20,6 +20,7 @@ from typing import Any, overload
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.contract import (
@@ -55,7 +56,7 @@ from domain.models import (
     SubmitResult,
     Withdraw,
 )
-from starter import connection
+from starter import connection, telemetry
 from starter.codec import KeyRing, KeyRingError, load_keyring
 from starter.errors import ActionRefused, OrderAlreadyRunning, OrderNotFound, TemporalUnreachable, refusal_kind
 from starter.settings import Settings
@@ -122,27 +123,28 @@ class HotlineClient:
         self.task_queue = task_queue
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, *, keyring: KeyRing | None = None) -> HotlineClient:
-        """Connect with the `HOTLINE_*` settings and the project's data converter.
+    async def connect(
+        cls, settings: Settings | None = None, *, keyring: KeyRing | None = None, runtime: Runtime | None = None
+    ) -> HotlineClient:
+        """Connect with the settings (and Temporal's own `TEMPORAL_*` configuration) and the project's
+        data converter.
 
-        Payloads are encrypted with ``keyring`` (default: `starter.codec.load_keyring(settings)`).
+        Payloads are encrypted with ``keyring`` (default: `starter.codec.load_keyring(settings)`). With
+        ``HOTLINE_OTLP_ENDPOINT`` set, the client's calls are traced (`starter.telemetry`).
 
         Raises:
             TemporalUnreachable: no usable encryption keys (the message names the fault; nothing was
-                sent), or Temporal does not answer.
+                sent), or Temporal cannot be used as configured or does not answer (one line naming
+                the setting: `TemporalConnectError`).
         """
         s = settings or Settings.from_env()
         try:
             ring = keyring if keyring is not None else load_keyring(s)
         except KeyRingError as err:
             raise TemporalUnreachable(str(err)) from None
-        try:
-            client = await connection.connect(s, keyring=ring)
-        except RuntimeError as err:
-            raise TemporalUnreachable(
-                f"cannot reach Temporal at {s.temporal_address} (HOTLINE_TEMPORAL_ADDRESS); "
-                "is the stack up (`make run`)?"
-            ) from err
+        if not telemetry.tracing_enabled():  # a process that set up tracing itself keeps its own
+            telemetry.enable_tracing(s, "hotline-client", batch=False)
+        client = await connection.connect(s, keyring=ring, runtime=runtime)
         return cls(client, task_queue=s.task_queue)
 
     def handle(self, order_no: str) -> WorkflowHandle[Any, Any]:

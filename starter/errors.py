@@ -33,6 +33,18 @@ class TemporalUnreachable(Exception):
     """The Temporal front end does not answer at the configured address, or no payload key can be used."""
 
 
+class TemporalConnectError(TemporalUnreachable):
+    """Temporal cannot be used as configured; the message is one line naming the setting at fault.
+
+    A certificate file that cannot be read, a refused TLS handshake, a refused API key, an address
+    where nothing answers (`starter.connection`).
+    """
+
+
+class TemporalConfigError(TemporalConnectError):
+    """Temporal's configuration itself is wrong (a profile, a certificate file): nothing was sent."""
+
+
 class OrderAlreadyRunning(Exception):
     """An order with this number is running; a second start changes nothing."""
 

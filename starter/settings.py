@@ -1,20 +1,33 @@
-"""Settings: environment variables with the `HOTLINE_` prefix, defaults that run the embedded stack."""
+"""Settings: environment variables with the `HOTLINE_` prefix, defaults that run the embedded stack.
+
+Which Temporal to use also follows Temporal's own environment configuration (``TEMPORAL_ADDRESS``,
+``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the
+``temporal.toml`` profiles, as the `temporal` CLI reads them); the settings keep what the
+environment held of it, and `starter.connection` resolves it, ``HOTLINE_TEMPORAL_ADDRESS`` and
+``HOTLINE_NAMESPACE`` winning where they are set.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from domain.contract import NAMESPACE, TASK_QUEUE, WORK_ORDER
+
+#: The metrics port of `hotline dev` when HOTLINE_METRICS_PORT is empty.
+DEV_METRICS_PORT = 8236
+#: What ``HOTLINE_VERSIONING_BEHAVIOR`` may say.
+VERSIONING_BEHAVIORS = ("auto_upgrade", "pinned")
 
 #: Every setting, its default and what it does; the README's settings table is this table.
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HOTLINE_TEMPORAL_ADDRESS": (
         "127.0.0.1:7233",
-        "Temporal front end (host:port) for workers and the CLI",
+        "Temporal front end (host:port) for workers and the CLI; set, it wins over `TEMPORAL_ADDRESS` and the "
+        "`temporal.toml` profile (TLS and API key: `TEMPORAL_*`, docs/operations.md)",
     ),
-    "HOTLINE_NAMESPACE": (NAMESPACE, "Temporal namespace"),
+    "HOTLINE_NAMESPACE": (NAMESPACE, "Temporal namespace; set, it wins over `TEMPORAL_NAMESPACE` and the profile"),
     "HOTLINE_TASK_QUEUE": (
         TASK_QUEUE,
         f"task queue of the {WORK_ORDER} workflows and their activities",
@@ -51,6 +64,26 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`json`, `console`, or `auto` (console on a terminal, JSON otherwise)",
     ),
     "HOTLINE_LOG_LEVEL": ("info", "debug, info, warning, error"),
+    "HOTLINE_METRICS_PORT": (
+        "",
+        "port of the Prometheus endpoint `/metrics` of the worker, gateway and codec server (the SDK's and the "
+        f"business's metrics); empty: none (`hotline dev`: {DEV_METRICS_PORT})",
+    ),
+    "HOTLINE_METRICS_HOST": ("127.0.0.1", "address the metrics endpoint binds (`0.0.0.0` in a container)"),
+    "HOTLINE_OTLP_ENDPOINT": (
+        "",
+        "OpenTelemetry collector for traces (OTLP over HTTP, e.g. `http://otel-collector:4318`); empty: no tracing",
+    ),
+    "HOTLINE_DEPLOYMENT_NAME": ("hotline", "Worker Deployment the worker belongs to (with HOTLINE_BUILD_ID)"),
+    "HOTLINE_BUILD_ID": (
+        "",
+        "this release's build id: set, the worker runs as Worker Deployment version "
+        "`<HOTLINE_DEPLOYMENT_NAME>.<build id>`; empty: an unversioned worker",
+    ),
+    "HOTLINE_VERSIONING_BEHAVIOR": (
+        "auto_upgrade",
+        "versioned workers: `auto_upgrade` (running orders move to the current version) or `pinned`",
+    ),
 }
 
 
@@ -74,6 +107,17 @@ class Settings:
     gateway_host: str
     log_format: str
     log_level: str
+    metrics_port: int | None
+    metrics_host: str
+    otlp_endpoint: str
+    deployment_name: str
+    build_id: str
+    versioning_behavior: str
+    #: Temporal's environment configuration (the `TEMPORAL_*` variables) as read with the settings;
+    #: None: none at all, not even a `temporal.toml` (the dev stack's own server).
+    temporal_env: tuple[tuple[str, str], ...] | None = field(default=(), metadata={"env": False})
+    #: The `HOTLINE_*` settings the environment set (the others hold their defaults).
+    explicit: frozenset[str] = field(default=frozenset(), metadata={"env": False})
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,9 +129,16 @@ class Settings:
 
         values: dict[str, object] = {}
         for f in fields(cls):
+            if not f.metadata.get("env", True):
+                continue
             key = f"HOTLINE_{f.name.upper()}"
             raw = get(key)
-            if f.type in ("int", int):
+            if f.type == "int | None":
+                try:
+                    values[f.name] = int(raw) if raw.strip() else None
+                except ValueError:
+                    raise SystemExit(f"{key}={raw!r} is not a port number") from None
+            elif f.type in ("int", int):
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
@@ -96,4 +147,22 @@ class Settings:
                 values[f.name] = Path(raw)
             else:
                 values[f.name] = raw
+        behavior = str(values["versioning_behavior"]).strip().lower()
+        if behavior not in VERSIONING_BEHAVIORS:
+            raise SystemExit(
+                f"HOTLINE_VERSIONING_BEHAVIOR={behavior!r} is not a versioning behaviour; "
+                f"allowed: {', '.join(VERSIONING_BEHAVIORS)}"
+            )
+        values["versioning_behavior"] = behavior
+        values["temporal_env"] = tuple(sorted((k, v) for k, v in src.items() if k.startswith("TEMPORAL_")))
+        values["explicit"] = frozenset(k for k in SETTINGS_DOC if src.get(k))
         return cls(**values)  # type: ignore[arg-type]
+
+    def plain_temporal(self, address: str) -> Settings:
+        """These settings on a local server at ``address``: no TLS, no API key, no profile (`hotline dev`)."""
+        return replace(
+            self,
+            temporal_address=address,
+            temporal_env=None,
+            explicit=self.explicit | {"HOTLINE_TEMPORAL_ADDRESS", "HOTLINE_NAMESPACE"},
+        )

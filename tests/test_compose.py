@@ -1,12 +1,15 @@
 """The production topology (docker-compose.yml, Dockerfile), checked without Docker.
 
 Docker cannot run in CI here, so these tests read the files and check what a reviewer would:
-pinned images, the start order, the contract's search attributes, no secrets in the repository.
+pinned images, the start order, the contract's search attributes, no secrets in the repository,
+health checks and restart policies, a worker that scales, and the metrics stack (Prometheus
+scraping every process, Grafana with the dashboard) honest about the metrics the code emits.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 from pathlib import Path
@@ -19,6 +22,9 @@ from domain.contract import SEARCH_ATTRIBUTE_TYPES, TASK_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
+GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
@@ -32,8 +38,14 @@ REQUIRED_SERVICES = {
     "temporal-setup",
     "temporal-ui",
     "worker",
+    "gateway",
     "codec-server",
+    "prometheus",
+    "grafana",
 }
+
+#: The services that expose a metrics endpoint (HOTLINE_METRICS_PORT), and so are scraped.
+METRICS_SERVICES = ("worker", "gateway", "codec-server")
 
 # Who waits for whom, and for what.
 EXPECTED_DEPENDENCIES = {
@@ -46,6 +58,11 @@ EXPECTED_DEPENDENCIES = {
         "postgresql": "service_healthy",
     },
     "codec-server": {"postgresql": "service_healthy"},
+    "gateway": {
+        "temporal-setup": "service_completed_successfully",
+        "postgresql": "service_healthy",
+    },
+    "grafana": {"prometheus": "service_healthy"},
 }
 
 ONE_SHOT_JOBS = {"temporal-schema", "temporal-setup"}
@@ -174,7 +191,11 @@ def _strings(node: Any) -> list[str]:
 
 class TestImages:
     def test_every_image_is_pinned(self, services: dict[str, dict[str, Any]]) -> None:
-        """Every service image names a fixed tag: none untagged, none `latest`, none variable."""
+        """Every service image names a fixed version tag: none untagged, none `latest`, none variable.
+
+        Tags, not digests: a digest can only be read from the registry, which these machines do not
+        reach. A digest is welcome where one is at hand (`name:tag@sha256:` + 64 hex digits).
+        """
         for name, service in services.items():
             assert "image" in service or "build" in service, f"{name} has neither image nor build"
             if "image" not in service:
@@ -185,6 +206,8 @@ class TestImages:
             assert tag != "latest", f"{name}: image {image} is not pinned"
             assert "$" not in image, f"{name}: image {image} is chosen at run time"
             assert re.search(r"\d", tag), f"{name}: tag {tag} is not a version"
+            if "@" in image:
+                assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.split("@", 1)[1]), f"{name}: {image}"
 
     def test_no_auto_setup_image(self, compose: dict[str, Any]) -> None:
         """The deprecated temporalio/auto-setup image appears nowhere."""
@@ -258,6 +281,18 @@ class TestStartOrder:
                     assert target.get("restart", "no") == "no", f"{dependency} would restart"
                 else:
                     pytest.fail(f"{name} → {dependency}: condition {condition!r}")
+
+    def test_every_long_running_service_has_a_health_check(self, services: dict[str, dict[str, Any]]) -> None:
+        """A health check on every service but the one-shot jobs (which run to completion instead)."""
+        for name, service in services.items():
+            if name in ONE_SHOT_JOBS:
+                assert "healthcheck" not in service, f"{name} runs once; it has nothing to be healthy for"
+                continue
+            check = service.get("healthcheck") or {}
+            assert _argv(check.get("test")), f"{name} has no health check"
+            assert not check.get("disable", False), f"{name} disables its health check"
+            assert check.get("interval"), f"{name}: a health check needs its interval"
+            assert check.get("retries"), f"{name}: a health check needs its retries"
 
     def test_one_shot_jobs_do_not_restart(self, services: dict[str, dict[str, Any]]) -> None:
         """The schema and setup jobs run once per `up`; long-running services restart."""
@@ -367,6 +402,95 @@ class TestWorker:
         assert re.match(r"postgres(ql)?://[^@]+@postgresql:5432/", env["HOTLINE_DATABASE_URL"])
 
 
+class TestScaling:
+    def test_the_worker_scales(self, services: dict[str, dict[str, Any]]) -> None:
+        """`docker compose up --scale worker=3` works: no fixed name, no host port, no hostname."""
+        worker = services["worker"]
+        assert "container_name" not in worker
+        assert "hostname" not in worker
+        # a published host port would let one replica start and the next fail on it
+        assert not worker.get("ports"), "the worker serves nothing outside the compose network"
+
+    def test_no_container_names(self, services: dict[str, dict[str, Any]]) -> None:
+        """Compose names containers itself (a fixed name would forbid a second replica or stack)."""
+        assert not [name for name, service in services.items() if "container_name" in service]
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> dict[str, Any]:
+    """The parsed Prometheus configuration the compose file mounts."""
+    loaded = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+class TestMetricsStack:
+    def test_prometheus_reads_the_config_of_the_repository(self, services: dict[str, dict[str, Any]]) -> None:
+        prom = services["prometheus"]
+        config = next(a.split("=", 1)[1] for a in _argv(prom["command"]) if a.startswith("--config.file="))
+        assert _host_path(prom, config) == PROMETHEUS_CONFIG.resolve()
+
+    @pytest.mark.parametrize("service", METRICS_SERVICES)
+    def test_every_process_exposes_metrics_and_is_scraped(
+        self, services: dict[str, dict[str, Any]], prometheus: dict[str, Any], service: str
+    ) -> None:
+        """Each process binds its endpoint on all interfaces, and Prometheus scrapes that port, the
+        worker by DNS (every replica of `--scale`), the others by name."""
+        env = _environment(services[service])
+        assert env["HOTLINE_METRICS_HOST"] == "0.0.0.0"
+        port = int(env["HOTLINE_METRICS_PORT"])
+        targets: set[str] = set()
+        for job in prometheus["scrape_configs"]:
+            for sd in job.get("dns_sd_configs", []):
+                targets.update(f"{name}:{sd['port']}" for name in sd["names"])
+            for static in job.get("static_configs", []):
+                targets.update(static["targets"])
+        assert f"{service}:{port}" in targets
+        if service == "worker":
+            assert any(
+                service in sd["names"] for job in prometheus["scrape_configs"] for sd in job.get("dns_sd_configs", [])
+            ), "the worker's replicas are found by DNS, not one static target"
+
+    def test_grafana_provisions_prometheus_and_the_dashboards(self, services: dict[str, dict[str, Any]]) -> None:
+        grafana = services["grafana"]
+        assert _host_path(grafana, "/etc/grafana/provisioning") == GRAFANA_PROVISIONING.resolve()
+        assert _host_path(grafana, "/var/lib/grafana/dashboards") == DASHBOARDS.resolve()
+        [source] = yaml.safe_load((GRAFANA_PROVISIONING / "datasources" / "prometheus.yml").read_text())["datasources"]
+        assert source["url"] == "http://prometheus:9090"
+        for dashboard in DASHBOARDS.glob("*.json"):
+            uids = {
+                target["datasource"]["uid"]
+                for panel in json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+                for target in panel.get("targets", [])
+            }
+            assert uids == {source["uid"]}, dashboard.name
+
+    def test_the_dashboard_shows_both_sets_and_only_metrics_the_code_emits(self) -> None:
+        """Business (hotline_*) and SDK (temporal_*) panels; every hotline_* metric is one the product
+        records, and every one the product records is on a panel."""
+        exprs = " ".join(
+            target["expr"]
+            for dashboard in DASHBOARDS.glob("*.json")
+            for panel in json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+            for target in panel.get("targets", [])
+        )
+        shown = set(re.findall(r"\b(hotline_[a-z_]+?)(?:_bucket)?\b", exprs))
+        source = " ".join(
+            p.read_text(encoding="utf-8") for top in ("workflows", "workers") for p in (ROOT / top).rglob("*.py")
+        )
+        emitted = set(re.findall(r'"(hotline_[a-z_]+)"', source))
+        assert shown == emitted, f"not emitted: {sorted(shown - emitted)}; not shown: {sorted(emitted - shown)}"
+        sdk = set(re.findall(r"\b(temporal_[a-z_]+)\b", exprs))
+        for name in (
+            "temporal_workflow_task_execution_latency_bucket",
+            "temporal_worker_task_slots_available",
+            "temporal_sticky_cache_size",
+            "temporal_num_pollers",
+            "temporal_activity_execution_latency_bucket",
+        ):
+            assert name in sdk, name
+
+
 class TestCodecServer:
     def test_built_from_the_dockerfile_running_hotline_codec_server(self, services: dict[str, dict[str, Any]]) -> None:
         """The codec server is the project's image running `hotline codec-server`."""
@@ -431,12 +555,30 @@ class TestSecrets:
         assert checked >= 4, "expected the password in postgres, both Temporal users and the URL"
 
     def test_one_password_variable(self, services: dict[str, dict[str, Any]]) -> None:
-        """Every service takes the database password from the same variable."""
+        """Every service takes the database password from the same variable; Grafana's admin password
+        is its own required variable."""
         references = set()
         for service in services.values():
-            for value in _environment(service).values():
-                references.update(re.findall(r"\$\{(\w*PASSWORD\w*)", value))
+            for key, value in _environment(service).items():
+                if key != "GF_SECURITY_ADMIN_PASSWORD":
+                    references.update(re.findall(r"\$\{(\w*PASSWORD\w*)", value))
         assert references == {"POSTGRES_PASSWORD"}
+        admin = _environment(services["grafana"])["GF_SECURITY_ADMIN_PASSWORD"]
+        assert admin.startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+    def test_optional_settings_carry_no_value(self, services: dict[str, dict[str, Any]]) -> None:
+        """A setting passed through from the operator's environment defaults to nothing in the file."""
+        for name, service in services.items():
+            for key, value in _environment(service).items():
+                if key in {"HOTLINE_OTLP_ENDPOINT", "HOTLINE_BUILD_ID"}:
+                    assert value == f"${{{key}:-}}", f"{name}: {key}"
+
+    def test_no_secret_in_the_mounted_configuration(self) -> None:
+        """The files mounted into Prometheus and Grafana hold no credential."""
+        secret = re.compile(r"(password|secret|token|api_?key|bearer|basic_auth)\s*[:=]", re.IGNORECASE)
+        for path in (ROOT / "deploy").rglob("*"):
+            if path.is_file() and path.suffix in {".yml", ".yaml", ".json"}:
+                assert not secret.search(path.read_text(encoding="utf-8")), path
 
 
 class TestDockerfile:

@@ -15,6 +15,10 @@ Whoever reaches ``/decode`` reads every reporter's name and phone, so:
 - on any other address every ``/encode`` and ``/decode`` needs ``Authorization: Bearer <token>``
   that ``verify_token`` accepts; otherwise 401 and nothing is decoded. Without a ``verify_token``
   such a server does not start at all.
+
+With ``HOTLINE_METRICS_PORT`` set it counts its requests on a Prometheus endpoint of its own
+(``hotline_codec_requests_total{op,status}``, ``hotline_codec_payloads_total{op}``;
+`starter.telemetry`).
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
+from temporalio.common import MetricMeter
 
 from activities.store import tokens
 from activities.store.db import create_pool
+from starter import telemetry
 from starter.codec import CodecError, EncryptionCodec, KeyRing
 from starter.settings import Settings
 
@@ -91,6 +97,7 @@ def create_app(
     ui_origin: str | Sequence[str],
     require_token: bool,
     verify_token: TokenVerifier | None = None,
+    meter: MetricMeter | None = None,
 ) -> FastAPI:
     """The codec server's ASGI app.
 
@@ -99,6 +106,7 @@ def create_app(
         ui_origin: The Web UI's origin(s), e.g. ``http://localhost:8233``; CORS allows these alone.
         require_token: Demand ``Authorization: Bearer <token>`` on ``/encode`` and ``/decode``.
         verify_token: Says whether a bearer token may use the codec; required with ``require_token``.
+        meter: Where its requests are counted (`starter.telemetry.runtime`); default: nowhere.
 
     Raises:
         CodecServerError: ``require_token`` without ``verify_token`` (the server would be open).
@@ -116,7 +124,16 @@ def create_app(
         max_age=600,
     )
 
+    meter = meter or MetricMeter.noop
+    requests = meter.create_counter("hotline_codec_requests_total", "codec server requests, by answer")
+    payloads_done = meter.create_counter("hotline_codec_payloads_total", "payloads encoded or decoded")
+
     async def apply(request: Request, op: str) -> Response:
+        response = await _apply(request, op)
+        requests.add(1, {"op": op, "status": str(response.status_code)})
+        return response
+
+    async def _apply(request: Request, op: str) -> Response:
         namespace = request.headers.get("x-namespace", "")
         if require_token:
             assert verify_token is not None
@@ -138,6 +155,7 @@ def create_app(
             log.warning("codec.failed", op=op, namespace=namespace, error=str(err))
             return _error(400, str(err))
         log.info(f"codec.{op}d", namespace=namespace, payloads=len(result.payloads))
+        payloads_done.add(len(result.payloads), {"op": op})
         return Response(json_format.MessageToJson(result), media_type="application/json")
 
     @app.post("/encode")
@@ -285,11 +303,16 @@ async def run_codec_server(
             "demands operator tokens, and it has no token store to check them against; bind 127.0.0.1, "
             "or give it HOTLINE_DATABASE_URL with the gateway's tokens"
         )
+    try:
+        meter = telemetry.runtime(settings).metric_meter
+    except telemetry.TelemetryError as err:
+        raise CodecServerError(str(err)) from None
     app = create_app(
         keyring,
         ui_origin=ui_origin or f"http://localhost:{settings.ui_port}",
         require_token=require,
         verify_token=verify_token,
+        meter=meter,
     )
     server = CodecServer(app, host=settings.codec_host, port=settings.codec_port)
     try:

@@ -5,6 +5,10 @@ package (SQLite file ``.data/temporal.db``, Web UI, every search attribute of th
 registered at start), and, in this process, the codec server the Web UI decrypts payloads through
 and the worker. Payloads are encrypted with the key file ``.data/codec-keys.json``, created on the
 first start (or with ``HOTLINE_CODEC_KEYS`` when set). Run again, it reuses ``.data/``.
+
+Metrics are on: the worker's and the codec server's (one process, one endpoint) at
+``http://localhost:8236/metrics`` (``HOTLINE_METRICS_PORT`` moves it). The worker talks to the dev
+server plainly, whatever ``TEMPORAL_*`` configuration the shell holds (that is for clusters).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from activities.store import calendar_store
 from activities.store.db import apply_migrations, create_pool
 from activities.store.reference import seed_organisations
 from domain.contract import NAMESPACE, SEARCH_ATTRIBUTE_TYPES
+from starter import telemetry
 from starter.codec import KeyRing, KeyRingError, ensure_dev_keyfile, key_file_path, load_keyring
-from starter.settings import Settings
+from starter.settings import DEV_METRICS_PORT, Settings
 from workers.codec_server import CodecServer, create_app
 from workers.pg import EmbeddedPostgres, PortTaken, port_is_free
 from workers.worker import run_worker, seed_rulebooks
@@ -196,6 +201,8 @@ def dev_keyring(settings: Settings) -> KeyRing:
 
 async def run_dev(settings: Settings) -> int:
     """Run the stack until SIGINT/SIGTERM; every child is stopped before returning."""
+    metrics_port = settings.metrics_port or DEV_METRICS_PORT
+    settings = replace(settings, metrics_port=metrics_port)
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     keyring = dev_keyring(settings)
@@ -205,6 +212,7 @@ async def run_dev(settings: Settings) -> int:
         (settings.temporal_port, "Temporal gRPC", "HOTLINE_TEMPORAL_PORT"),
         (settings.ui_port, "Temporal Web UI", "HOTLINE_UI_PORT"),
         (settings.codec_port, "codec server", "HOTLINE_CODEC_PORT"),
+        (metrics_port, "metrics", "HOTLINE_METRICS_PORT"),
     ):
         if not port_is_free(port):
             raise StackError(f"port {port} ({what}) is taken; set {setting} to move it")
@@ -215,9 +223,19 @@ async def run_dev(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     pg = EmbeddedPostgres(data / "pg", port=settings.pg_port)
+    try:
+        runtime = telemetry.runtime(settings)
+        telemetry.enable_tracing(settings, "hotline-dev")
+    except telemetry.TelemetryError as err:
+        raise StackError(str(err)) from None
     # loopback only, like every other part of the dev stack: no tokens, only this machine's users
     codec = CodecServer(
-        create_app(keyring, ui_origin=f"http://localhost:{settings.ui_port}", require_token=False),
+        create_app(
+            keyring,
+            ui_origin=f"http://localhost:{settings.ui_port}",
+            require_token=False,
+            meter=runtime.metric_meter,
+        ),
         host="127.0.0.1",
         port=settings.codec_port,
     )
@@ -244,8 +262,15 @@ async def run_dev(settings: Settings) -> int:
             ) from None
         await prepare_database(pg.url)
         await temporal.start()
-        worker_settings = replace(settings, temporal_address=temporal.address, database_url=pg.url)
-        _banner(worker_settings, settings.ui_port, data, codec=codec.url, keys=keyring.origin)
+        worker_settings = replace(settings.plain_temporal(temporal.address), database_url=pg.url)
+        _banner(
+            worker_settings,
+            settings.ui_port,
+            data,
+            codec=codec.url,
+            keys=keyring.origin,
+            metrics=telemetry.metrics_url(settings) or "",
+        )
         await run_worker(worker_settings, stop=stop, keyring=keyring)
     finally:
         t0 = time.monotonic()
@@ -256,7 +281,7 @@ async def run_dev(settings: Settings) -> int:
     return 0
 
 
-def _banner(s: Settings, ui_port: int, data: Path, *, codec: str, keys: str) -> None:
+def _banner(s: Settings, ui_port: int, data: Path, *, codec: str, keys: str, metrics: str) -> None:
     print(
         f"""
   Tianjin hotline work-order engine: the stack is up.
@@ -266,6 +291,7 @@ def _banner(s: Settings, ui_port: int, data: Path, *, codec: str, keys: str) -> 
   Codec server      {codec}   payloads are encrypted; the Web UI decrypts through it
                     (temporal CLI: --codec-endpoint {codec}); keys from {keys}
   PostgreSQL        {s.database_url}
+  Metrics           {metrics}   Prometheus: the SDK's (temporal_*) and the orders' (hotline_*)
   Data              {data}   (kept between runs)
 
   Try, in another terminal:

@@ -23,7 +23,11 @@ own fields. Then, in this order:
 7. Temporal unreachable: 503.
 
 Nothing is sent to the order in any refused case. Every request, refused ones included, is written
-to ``audit_log`` before its answer leaves (who, what, which order, the answer). Units never see the
+to ``audit_log`` before its answer leaves (who, what, which order, the answer), and counted
+(``hotline_gateway_requests_total{action,status}`` on the metrics endpoint when
+``HOTLINE_METRICS_PORT`` is set). With ``HOTLINE_OTLP_ENDPOINT`` set every request is a span (a
+child of the caller's ``traceparent`` when it sends one), the parent of the action's trace through
+the workflow to the record activity's SQL (`starter.telemetry`). Units never see the
 whole order: `status` is for the platform's operator, its supervising department and the city
 hotline; a unit reads its own handling order. When the reporter asked for confidentiality, the
 handling order of a unit assigned to the order shows the phone (the unit must call, Article 8.4),
@@ -55,10 +59,12 @@ from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import propagate, trace
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import tokens
@@ -78,10 +84,12 @@ from domain.models import (
     Phase,
     Role,
 )
+from starter import telemetry
 from starter.client import ActionRefused, HotlineClient, OrderAlreadyRunning, OrderNotFound
 from starter.settings import Settings
 
 log = structlog.get_logger(__name__)
+_tracer = trace.get_tracer("hotline.gateway")
 
 API_TITLE: Final = "Tianjin hotline handler gateway"
 API_VERSION: Final = "1.0.0"
@@ -258,9 +266,10 @@ class _AuditAndAuth:
     audit row is written: whoever got an answer can find it in the audit log.
     """
 
-    def __init__(self, app: ASGIApp, pool: asyncpg.Pool) -> None:
+    def __init__(self, app: ASGIApp, pool: asyncpg.Pool, meter: MetricMeter) -> None:
         self.app = app
         self.pool = pool
+        self.requests = meter.create_counter("hotline_gateway_requests_total", "gateway requests, by action and answer")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -279,6 +288,7 @@ class _AuditAndAuth:
             if audited:
                 return
             audited = True
+            self.requests.add(1, {"action": note.action or "", "status": str(status_code)})
             await self._record(note, status_code)
 
         async def send_audited(message: Message) -> None:
@@ -343,6 +353,38 @@ class _AuditAndAuth:
             )
         except Exception as err:  # the answer stands; a lost audit row must be seen in the logs
             log.error("gateway.audit_failed", error=type(err).__name__, path=note.path[:200], status=status_code)
+
+
+class _Traced:
+    """ASGI middleware: every request a span, a child of the caller's ``traceparent`` if it sent one.
+
+    A no-op unless the process traces (`starter.telemetry`). The span is the action's trace's root
+    in this process: the client's Update, the workflow's handler and the record activity follow.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        action, order_no = _from_path(method, path)
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with _tracer.start_as_current_span(
+            f"{method} {action or path}" + (f" {order_no}" if order_no else ""),
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path, "hotline.action": action or ""},
+        ) as span:
+
+            async def send_traced(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", int(message["status"]))
+                await send(message)
+
+            await self.app(scope, receive, send_traced)
 
 
 def _unauthorized(note: _Audit, detail: str) -> JSONResponse:
@@ -458,8 +500,9 @@ _REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-def create_app(client: HotlineClient, pool: asyncpg.Pool) -> FastAPI:
-    """The gateway over ``client`` (Temporal) and ``pool`` (tokens and audit log)."""
+def create_app(client: HotlineClient, pool: asyncpg.Pool, *, meter: MetricMeter | None = None) -> FastAPI:
+    """The gateway over ``client`` (Temporal) and ``pool`` (tokens and audit log); its requests
+    counted on ``meter`` (`starter.telemetry.runtime`; default: nowhere)."""
     app = FastAPI(
         title=API_TITLE,
         version=API_VERSION,
@@ -469,7 +512,8 @@ def create_app(client: HotlineClient, pool: asyncpg.Pool) -> FastAPI:
             {"name": "actions", "description": "The contract's actions, one path each."},
         ],
     )
-    app.add_middleware(_AuditAndAuth, pool=pool)
+    app.add_middleware(_AuditAndAuth, pool=pool, meter=meter or MetricMeter.noop)
+    app.add_middleware(_Traced)  # outermost: the audit's database writes are inside the request's span
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     gw = _Gateway(client)
@@ -724,14 +768,17 @@ async def run_gateway(settings: Settings) -> bool:
     Raises:
         DatabaseUnavailableError: the token database cannot be reached.
         TemporalUnreachable: Temporal cannot be reached (or no payload key can be used).
+        TelemetryError: the metrics endpoint cannot listen, or the OTLP endpoint is no URL.
     """
-    client = await HotlineClient.connect(settings)
+    runtime = telemetry.runtime(settings)
+    telemetry.enable_tracing(settings, "hotline-gateway")
+    client = await HotlineClient.connect(settings, runtime=runtime)
     pool = await open_pool(settings.database_url, max_size=10, json_codecs=True)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)  # the token and audit tables; once, under the migration lock
         config = uvicorn.Config(
-            create_app(client, pool),
+            create_app(client, pool, meter=runtime.metric_meter),
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_config=None,
@@ -746,3 +793,4 @@ async def run_gateway(settings: Settings) -> bool:
         return bool(server.started)
     finally:
         await pool.close()
+        telemetry.flush_traces()

@@ -1,4 +1,9 @@
-"""The worker process: one client, one pool, the workflows and activities of the task queue."""
+"""The worker process: one client, one pool, the workflows and activities of the task queue.
+
+Around them: the metrics endpoint and the outbox gauges when ``HOTLINE_METRICS_PORT`` is set,
+traces when ``HOTLINE_OTLP_ENDPOINT`` is (`starter.telemetry`), and the Worker Deployment version
+when ``HOTLINE_BUILD_ID`` is (`deployment_config`).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,21 @@ from datetime import timedelta
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.runtime import Runtime
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.duties import DutyActivities
 from activities.inquiries import InquiryActivities
 from activities.orders import OrderActivities
 from activities.store import rulebooks
 from activities.store.db import apply_migrations, create_pool
-from starter import connection
+from starter import connection, telemetry
 from starter.calendar_notify import notify_calendar_change
 from starter.codec import KeyRing, KeyRingError, load_keyring
+from starter.errors import TemporalConfigError, TemporalConnectError
 from starter.settings import Settings
+from workers.metrics import watch_outboxes
 from workers.schedules import ensure_schedules
 from workflows.doubtful_order import DoubtfulOrder
 from workflows.duties import DailyDuties, MonthlyReport
@@ -31,13 +40,45 @@ log = structlog.get_logger(__name__)
 WORKFLOWS: Sequence[type] = (WorkOrder, DoubtfulOrder, DailyDuties, MonthlyReport)
 
 
-async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Client:
+class WorkerStartError(RuntimeError):
+    """Temporal refused the worker or does not answer; the message is one line naming the setting."""
+
+
+_BEHAVIORS = {"auto_upgrade": VersioningBehavior.AUTO_UPGRADE, "pinned": VersioningBehavior.PINNED}
+
+
+async def connect(settings: Settings, *, keyring: KeyRing | None = None, runtime: Runtime | None = None) -> Client:
     """A client with the project's data converter (payloads encrypted; `starter.connection.connect`)."""
-    return await connection.connect(settings, keyring=keyring)
+    return await connection.connect(settings, keyring=keyring, runtime=runtime)
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Worker:
-    """The worker for ``task_queue`` with every workflow and activity of the project."""
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """The Worker Deployment version of this release, or None for an unversioned worker.
+
+    ``HOTLINE_BUILD_ID`` set: the worker polls as version ``<HOTLINE_DEPLOYMENT_NAME>.<build id>``,
+    and the workflows it starts default to ``HOTLINE_VERSIONING_BEHAVIOR`` (docs/operations.md).
+
+    Raises:
+        SystemExit: a deployment name with a dot (the version's separator), one line.
+    """
+    build_id = settings.build_id.strip()
+    if not build_id:
+        return None
+    name = settings.deployment_name.strip()
+    if not name or "." in name:
+        raise SystemExit(f"hotline worker: HOTLINE_DEPLOYMENT_NAME={name!r} must be a non-empty name without '.'")
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=_BEHAVIORS[settings.versioning_behavior],
+    )
+
+
+def build_worker(
+    client: Client, pool: asyncpg.Pool, *, task_queue: str, deployment: WorkerDeploymentConfig | None = None
+) -> Worker:
+    """The worker for ``task_queue`` with every workflow and activity of the project (as
+    ``deployment``'s version when given)."""
     orders = OrderActivities(pool)
     duties = DutyActivities(pool)
     return Worker(
@@ -55,13 +96,15 @@ def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Work
             duties.monthly_report,
         ],
         graceful_shutdown_timeout=timedelta(seconds=5),
+        deployment_config=deployment,
     )
 
 
 async def seed_rulebooks(conn: asyncpg.Connection) -> None:
     """Store the package's rulebook versions the database lacks; say which were skipped and why."""
     result = await rulebooks.seed_from_package(conn)
-    log.info("reference.rulebooks_seeded", versions_added=result.seeded)
+    if result.seeded:
+        log.info("reference.rulebooks_seeded", versions_added=result.seeded)
     for book_id, reason in result.skipped.items():
         log.warning("reference.rulebook_not_seeded", rulebook=book_id, reason=reason)
 
@@ -69,28 +112,54 @@ async def seed_rulebooks(conn: asyncpg.Connection) -> None:
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, keyring: KeyRing | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM arrives), then shut down gracefully.
 
-    ``keyring`` defaults to `load_keyring(settings)`; without usable keys the worker does not start
-    (a one-line exit naming the fault).
+    ``keyring`` defaults to `load_keyring(settings)`. Without usable keys, with a Temporal
+    configuration it cannot use (a certificate file, a profile) or a metrics port it cannot bind,
+    the worker does not start: `SystemExit` with one line naming the setting.
+
+    Raises:
+        WorkerStartError: Temporal refused the connection (the TLS handshake, the API key) or does
+            not answer; one line naming the setting to look at.
     """
     if keyring is None:
         try:
             keyring = load_keyring(settings)
         except KeyRingError as err:
             raise SystemExit(f"hotline worker: {err}") from None
+    deployment = deployment_config(settings)
+    try:  # a Temporal configuration it cannot use stops it before it touches the database
+        connection.resolve(settings)
+    except TemporalConfigError as err:
+        raise SystemExit(f"hotline worker: {err}") from None
+    try:
+        runtime = telemetry.runtime(settings)
+        telemetry.enable_tracing(settings, "hotline-worker")
+    except telemetry.TelemetryError as err:
+        raise SystemExit(f"hotline worker: {err}") from None
     stop = stop or _stop_on_signals()
     pool = await create_pool(settings.database_url)
+    gauges: asyncio.Task[None] | None = None
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)
             await seed_rulebooks(conn)  # an order binds its rulebook from the database at start
-        client = await connect(settings, keyring=keyring)
-        worker = build_worker(client, pool, task_queue=settings.task_queue)
+        try:
+            client = await connect(settings, keyring=keyring, runtime=runtime)
+        except TemporalConfigError as err:
+            raise SystemExit(f"hotline worker: {err}") from None
+        except TemporalConnectError as err:
+            raise WorkerStartError(f"hotline worker: {err}") from None
+        worker = build_worker(client, pool, task_queue=settings.task_queue, deployment=deployment)
         log.info(
             "worker.started",
             task_queue=settings.task_queue,
-            temporal=settings.temporal_address,
+            temporal=connection.resolve(settings).describe(),
             codec_key=keyring.newest,
+            metrics=telemetry.metrics_url(settings),
+            tracing=telemetry.tracing_enabled(),
+            version=deployment.version.to_canonical_string() if deployment else None,
         )
+        if settings.metrics_port is not None:
+            gauges = asyncio.create_task(watch_outboxes(pool, runtime.metric_meter, stop), name="outbox-gauges")
         async with worker:
             await _recheck_unconfirmed(client)
             await ensure_schedules(client, task_queue=settings.task_queue)
@@ -98,6 +167,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, k
             log.info("worker.stopping")
         log.info("worker.stopped")
     finally:
+        if gauges is not None:
+            stop.set()
+            await gauges
+        await asyncio.to_thread(telemetry.flush_traces)
         await pool.close()
 
 

@@ -32,6 +32,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
+from workflows import metrics
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
@@ -151,6 +153,7 @@ class ActionWorkflow(Generic[M]):
         else:
             new = self._accept_or_fail()
             self._machine = machine = await self._start(new)
+            metrics.started()
         while True:
             await self._write()
             if machine.closed:
@@ -167,6 +170,7 @@ class ActionWorkflow(Generic[M]):
         await workflow.wait_condition(workflow.all_handlers_finished)
         while self._written_revision < machine.revision:  # signals refused after the close included
             await self._write()
+        metrics.closed(machine)
         return machine.status()  # type: ignore[attr-defined]
 
     @staticmethod
@@ -236,6 +240,7 @@ class ActionWorkflow(Generic[M]):
                     return
                 self._machine.check(name, raw, now())
             except Rejected as err:
+                metrics.refused(name, "update", err.kind.value)
                 raise refusal(err) from None
 
         return validate
@@ -246,7 +251,9 @@ class ActionWorkflow(Generic[M]):
             try:
                 machine.act(name, raw, now())
             except Rejected as err:  # only when it arrived while the machine was being set up
+                metrics.refused(name, "update", err.kind.value)
                 raise refusal(err) from None
+            metrics.accepted(name, "update")
             return machine.status()  # type: ignore[attr-defined]
 
         return handle
@@ -258,8 +265,10 @@ class ActionWorkflow(Generic[M]):
             machine = await self._ready()
             try:
                 machine.act(name, raw, now())
+                metrics.accepted(name, "signal")
             except Rejected as err:
                 machine.reject(name, raw, str(err), now())
+                metrics.refused(name, "signal", err.kind.value)
                 workflow.logger.info("action.rejected", extra={"action": name, "kind": err.kind.value})
 
         return handle
@@ -307,6 +316,7 @@ class ActionWorkflow(Generic[M]):
         start, ostart = self._written_entries, self._written_outbox
         entries = [NumberedEntry(seq=i, entry=e) for i, e in enumerate(machine.timeline[start:], start=start)]
         outbox = machine.outbox[ostart:]
+        metrics.timeline(n.entry for n in entries)
         info = workflow.info()
         base = {
             # one key for the whole chain of runs (continue-as-new keeps the first run's id)

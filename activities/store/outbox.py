@@ -286,3 +286,29 @@ async def list_messages(
     async with pool.acquire() as conn:
         rows = await conn.fetch(sql, *args)
     return [_message(box, r) for r in rows]
+
+
+class Backlog(BaseModel):
+    """What waits in one box: messages not yet acknowledged, and how long the oldest has waited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    box: Box
+    pending: int = Field(description="Messages not acknowledged (claimable now or under a lease).")
+    claimed: int = Field(description="Of those, under a live lease.")
+    oldest_seconds: float = Field(description="Age of the oldest unacknowledged message (0 when none).")
+
+
+async def backlog(pool: asyncpg.Pool) -> list[Backlog]:
+    """Each box's backlog, read in one statement per box (the partial indexes of pending rows)."""
+    out: list[Backlog] = []
+    async with pool.acquire() as conn:
+        for box in get_args(Box):
+            row = await conn.fetchrow(
+                f"""SELECT count(*) AS pending,
+                           count(*) FILTER (WHERE claimed_until >= now()) AS claimed,
+                           coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+                    FROM {_table(box)} WHERE acked_at IS NULL"""
+            )
+            out.append(Backlog(box=box, pending=row["pending"], claimed=row["claimed"], oldest_seconds=row["oldest"]))
+    return out

@@ -57,6 +57,9 @@ COMMANDS: Final[dict[str, Command]] = {
     "codec": Command("codec", "payload encryption keys: rotate-key, keys, new-key"),
     "schema": Command("schemas", "the contract's JSON Schemas (schemas/)"),
     "demo": Command("demo", "start a realistic set of orders and drive them to every phase (to explore the Web UI)"),
+    "replay-check": Command(
+        "replay", "replay the running orders' histories on this release's code; exit 1 on non-determinism"
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from starter.cli.db import run_with_pool
 from starter.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 from starter.client import HotlineClient
 from starter.settings import Settings
+from starter.telemetry import TelemetryError
 from workers.gateway import create_app, run_gateway
 from workers.logging import configure as configure_logging
 from workers.pg import port_is_free
@@ -100,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     try:
         served = asyncio.run(run_gateway(settings))
-    except DatabaseUnavailableError as err:
+    except (DatabaseUnavailableError, TelemetryError) as err:
         raise CliError(f"hotline gateway: {err}") from None
     return EXIT_OK if served else EXIT_FAILED
 

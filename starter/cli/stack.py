@@ -9,7 +9,7 @@ from starter.cli.exits import EXIT_OK, CliError
 from starter.settings import Settings
 from workers import dev
 from workers.logging import configure as configure_logging
-from workers.worker import run_worker
+from workers.worker import WorkerStartError, run_worker
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -26,7 +26,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """`hotline worker`: the production worker until SIGINT/SIGTERM."""
     settings = Settings.from_env()
     configure_logging(fmt=settings.log_format, level=settings.log_level)
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except WorkerStartError as err:
+        raise CliError(str(err)) from None
     return EXIT_OK
 
 

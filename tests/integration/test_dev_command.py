@@ -72,6 +72,7 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
         "HOTLINE_TEMPORAL_PORT": str(free_port()),
         "HOTLINE_UI_PORT": str(free_port()),
         "HOTLINE_CODEC_PORT": str(free_port()),
+        "HOTLINE_METRICS_PORT": str(free_port()),
         "HOTLINE_LOG_FORMAT": "json",
     }
     env.pop("HOTLINE_CODEC_KEYS", None)
@@ -93,6 +94,10 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
             assert json.load(r)["current_key"] == json.loads(key_text)["keys"][0]["id"]
         with urllib.request.urlopen(f"http://127.0.0.1:{env['HOTLINE_UI_PORT']}/api/v1/settings", timeout=5) as r:
             assert json.load(r)["Codec"]["Endpoint"] == codec
+        metrics = f"http://localhost:{env['HOTLINE_METRICS_PORT']}/metrics"
+        assert metrics in log.read_text(), "the banner names the metrics URL"
+        with urllib.request.urlopen(metrics, timeout=5) as r:
+            assert "temporal_num_pollers" in r.read().decode()
         started = subprocess.run(
             [str(BIN / "hotline"), "order", "start", str(order_file)], env=env, capture_output=True, text=True
         )
@@ -120,7 +125,12 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("setting", "what"), [("HOTLINE_TEMPORAL_PORT", "Temporal gRPC"), ("HOTLINE_CODEC_PORT", "codec server")]
+    ("setting", "what"),
+    [
+        ("HOTLINE_TEMPORAL_PORT", "Temporal gRPC"),
+        ("HOTLINE_CODEC_PORT", "codec server"),
+        ("HOTLINE_METRICS_PORT", "metrics"),
+    ],
 )
 def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path, setting: str, what: str) -> None:
     """A port in use: one line naming the port and the setting that moves it; nothing starts."""
@@ -136,6 +146,7 @@ def test_taken_port_is_one_line_naming_the_setting(tmp_path: Path, setting: str,
             "HOTLINE_UI_PORT": str(free_port()),
             "HOTLINE_PG_PORT": str(free_port()),
             "HOTLINE_CODEC_PORT": str(free_port()),
+            "HOTLINE_METRICS_PORT": str(free_port()),
             setting: str(taken),
         }
         result = subprocess.run([str(BIN / "hotline"), "dev"], env=env, capture_output=True, text=True, timeout=60)
