@@ -127,21 +127,60 @@ class Figures(_Value):
     received: int = Field(default=0, description="Orders the city hotline dispatched in the period.")
     received_on_time: int = Field(default=0, description="... whose receipt was met at or before its due.")
     received_late: int = Field(default=0, description="... whose receipt was met late or went overdue.")
-    assigned: int = Field(default=0, description="Handling orders dispatched to units (lead or assisting).")
-    completed: int = Field(default=0, description="Orders whose first result was submitted in the period.")
-    completed_on_time: int = Field(default=0, description="... by the completion deadline (as extended).")
-    median_handling_hours: float | None = Field(
-        default=None, description="Median of dispatched_at -> first result, wall-clock hours, of `completed`."
+    dispatched: int = Field(default=0, description="Orders first dispatched to units (proposal approved).")
+    median_dispatch_hours: float | None = Field(
+        default=None, description="Median of receipt -> first dispatch, wall-clock hours, of `dispatched`."
     )
+    dispatch_reminders: int = Field(
+        default=0, description="Dispatch windows passed undispatched: reminders to the platform (not lateness)."
+    )
+    dispatch_escalations: int = Field(
+        default=0, description="... and one more window: escalations to the supervising department."
+    )
+    assigned: int = Field(default=0, description="Handling orders dispatched to units (lead or assisting).")
     returns: int = Field(default=0, description="Handling orders units returned (Article 8.5).")
+    completed: int = Field(
+        default=0, description="Orders whose first accepted result (round 0) was submitted in the period."
+    )
+    completed_on_time: int = Field(
+        default=0, description="... by the completion deadline as extended (a forgiven mark is not late)."
+    )
+    median_handling_hours: float | None = Field(
+        default=None, description="Median of the units' clock start -> accepted result, wall-clock hours."
+    )
+    results_reviewed: int = Field(default=0, description="Results the platform reviewed (Art. 6.2).")
+    results_reviewed_late: int = Field(default=0, description="... after their review window.")
+    results_sent_back: int = Field(default=0, description="... sent back to the lead unit.")
+    median_review_hours: float | None = Field(
+        default=None, description="Median of submission -> review, wall-clock hours, of `results_reviewed`."
+    )
     extensions_requested: int = Field(default=0, description="Extensions units asked for (Article 8.6).")
+    extensions_forwarded: int = Field(default=0, description="... the platform applied for to the city hotline.")
+    extensions_declined: int = Field(default=0, description="... the platform declined.")
     extensions_approved: int = Field(default=0, description="Extensions the city hotline approved.")
+    extensions_refused: int = Field(default=0, description="Extensions the city hotline refused.")
+    extensions_forgiven: int = Field(
+        default=0, description="Approvals after the deadline had passed: the overdue mark is lifted."
+    )
+    extensions_ended: int = Field(
+        default=0, description="Requests that ended undecided (a result came first, a return, the close)."
+    )
     callbacks: int = Field(default=0, description="Callback verdicts.")
     dissatisfied: int = Field(default=0, description="Dissatisfied verdicts.")
     dissatisfied_excused: int = Field(default=0, description="... of them overturned by an upheld appeal.")
     rehandled: int = Field(default=0, description="Re-handling rounds opened.")
     appeals_filed: int = Field(default=0, description="Appeals filed by the platforms.")
     appeals_upheld: int = Field(default=0, description="Appeals the city hotline upheld.")
+    appeals_rejected: int = Field(default=0, description="Appeals the city hotline rejected.")
+    appeals_unanswered: int = Field(
+        default=0, description="Appeals without a decision within the appeal wait (closed appeal_unanswered)."
+    )
+    appeals_moot: int = Field(
+        default=0, description="Appeals left undecided because the order closed otherwise (a verdict, a withdrawal)."
+    )
+    appeals_pending: int = Field(
+        default=0, description="Appeals waiting for a decision at the period's end (or at as_of, if sooner)."
+    )
     late_at_end: int = Field(
         default=0, description="Orders behind a deadline at the period's end (or at as_of, if sooner)."
     )
