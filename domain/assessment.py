@@ -13,6 +13,24 @@ A score is 100 times the weighted mean of the subject's rates (on-time receipt, 
 satisfaction, returns), less points per order late at the month's end and per missed training
 submission (Article 11). A dissatisfied verdict whose appeal was upheld does not count against
 (Articles 5.5, 6.3).
+
+How lifecycle 2 (issues 10, 11) counts, with no weight changed (so no new version; see below):
+
+- an **unanswered appeal** (no decision within the appeal wait) is not an upheld one: the verdicts it
+  contested stand, dissatisfied; only an upheld appeal excuses them;
+- a **forgiven overdue mark** (an extension asked for in time and approved after the old deadline)
+  is not late: the completion is judged against the approved instant, and the order is not counted
+  late in between;
+- a **late result review** is the platform's: an order whose result waits past its review window is
+  late for no unit, so it counts against its platform in ``late_at_end`` and never against the unit,
+  whose clock stops while its result waits. It has no rate of its own: the review window is our own
+  reading (the measures give no number), and a new rate would be a new weight;
+- a **dispatch reminder** is not lateness and counts against nobody.
+
+Versions are bound by month. A new version is needed when the weights change for a month already
+assessed; these rules change none: lifecycle 1 orders keep every figure they had (migration 008
+derives them as 005 did), and what lifecycle 2 adds (reviews, appeals after re-handling, forgiven
+marks) only happens to orders started after its release, in months not assessed yet.
 """
 
 from __future__ import annotations

@@ -694,6 +694,18 @@ class TestAssessment:
         # receipt 10/11 x 40 + completion 7/8 x 30 + satisfaction (9 - 4 + 1)/9 x 30, less 1 late x 1
         assert center.score == round(100 * (10 / 11 * 40 + 7 / 8 * 30 + 6 / 9 * 30) / 100 - 1, 2)
 
+    async def test_a_late_review_counts_against_the_platform_not_the_unit(self, empty: Db) -> None:
+        """A result submitted 03-16 10:00 and still waiting for its review (due 13:00) at the month's end:
+        the order is late for the platform (-1 point), not for the unit, whose clock stopped before its
+        deadline (03-17 00:00) passed."""
+        s = await TestLifecycle2.dispatched(empty, "TJ9")
+        await s.result("2026-03-16 10:00", "district-hexi")
+        report = await assessment(empty.pool, MARCH, now=NOW)
+        scores = {s.org: s for s in report.scores}
+        assert (scores["center"].figures.late_at_end, scores["center"].late_deduction) == (1, 1.0)
+        hexi = scores["district-hexi"]
+        assert (hexi.figures.late_at_end, hexi.late_deduction, hexi.score) == (0, 0.0, 100.0)
+
     async def test_who_is_listed(self, march: Db) -> None:
         """Both platforms and all 16 district commissions; units only with something to assess."""
         report = await assessment(march.pool, MARCH, now=NOW)
