@@ -8,6 +8,7 @@ what it contributes to March 2026; the expected figures are counted by hand from
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 import pytest
@@ -15,7 +16,14 @@ import pytest
 from activities.orders import OrderActivities
 from activities.reports.models import NO_UNIT
 from activities.store.db import apply_migrations
-from activities.store.stats import StatsError, assessment, bulletin_data, inquiry_statistics, statistics
+from activities.store.stats import (
+    StatsError,
+    assessment,
+    bulletin_data,
+    inquiry_statistics,
+    median,
+    statistics,
+)
 from domain.assessment import Figures, Grouping, Period, SubjectGroup
 from domain.privacy import REDACTED
 from tests.support.stats import F_REPORTER, HOTLINE, MARCH, MARCH_TOTAL, NOW, Db, Story, empty, handler, march, t
@@ -777,6 +785,20 @@ class TestBulletinData:
         r = [(x.round, x.appeal, x.excused) for x in february.dissatisfied if x.order_no == "TJR"]
         assert r == [(0, "unanswered", False), (1, "unanswered", False)]
         assert (february.current.dissatisfied, february.current.dissatisfied_excused) == (2, 0)
+
+
+async def test_a_median_taken_in_python_equals_postgres(empty: Db) -> None:
+    """Per-group medians are taken in Python from the hours PostgreSQL hands over: the same number as
+    its percentile_cont(0.5), to the last bit."""
+    rng = random.Random(7)
+    samples = [[], [2.5], [1.0, 4.0], [0.1, 0.2, 0.7]] + [
+        [rng.uniform(0, 500) for _ in range(rng.randrange(1, 60))] for _ in range(50)
+    ]
+    for values in samples:
+        expected = await empty.pool.fetchval(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest($1::float8[]) AS x", values
+        )
+        assert median(values) == expected, values
 
 
 async def test_inquiry_figures_equal_a_count_by_hand(empty: Db) -> None:
