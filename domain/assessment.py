@@ -13,6 +13,24 @@ A score is 100 times the weighted mean of the subject's rates (on-time receipt, 
 satisfaction, returns), less points per order late at the month's end and per missed training
 submission (Article 11). A dissatisfied verdict whose appeal was upheld does not count against
 (Articles 5.5, 6.3).
+
+How lifecycle 2 (issues 10, 11) counts, with no weight changed (so no new version; see below):
+
+- an **unanswered appeal** (no decision within the appeal wait) is not an upheld one: the verdicts it
+  contested stand, dissatisfied; only an upheld appeal excuses them;
+- a **forgiven overdue mark** (an extension asked for in time and approved after the old deadline)
+  is not late: the completion is judged against the approved instant, and the order is not counted
+  late in between;
+- a **late result review** is the platform's: an order whose result waits past its review window is
+  late for no unit, so it counts against its platform in ``late_at_end`` and never against the unit,
+  whose clock stops while its result waits. It has no rate of its own: the review window is our own
+  reading (the measures give no number), and a new rate would be a new weight;
+- a **dispatch reminder** is not lateness and counts against nobody.
+
+Versions are bound by month. A new version is needed when the weights change for a month already
+assessed; these rules change none: lifecycle 1 orders keep every figure they had (migration 008
+derives them as 005 did), and what lifecycle 2 adds (reviews, appeals after re-handling, forgiven
+marks) only happens to orders started after its release, in months not assessed yet.
 """
 
 from __future__ import annotations
@@ -127,21 +145,60 @@ class Figures(_Value):
     received: int = Field(default=0, description="Orders the city hotline dispatched in the period.")
     received_on_time: int = Field(default=0, description="... whose receipt was met at or before its due.")
     received_late: int = Field(default=0, description="... whose receipt was met late or went overdue.")
-    assigned: int = Field(default=0, description="Handling orders dispatched to units (lead or assisting).")
-    completed: int = Field(default=0, description="Orders whose first result was submitted in the period.")
-    completed_on_time: int = Field(default=0, description="... by the completion deadline (as extended).")
-    median_handling_hours: float | None = Field(
-        default=None, description="Median of dispatched_at -> first result, wall-clock hours, of `completed`."
+    dispatched: int = Field(default=0, description="Orders first dispatched to units (proposal approved).")
+    median_dispatch_hours: float | None = Field(
+        default=None, description="Median of receipt -> first dispatch, wall-clock hours, of `dispatched`."
     )
+    dispatch_reminders: int = Field(
+        default=0, description="Dispatch windows passed undispatched: reminders to the platform (not lateness)."
+    )
+    dispatch_escalations: int = Field(
+        default=0, description="... and one more window: escalations to the supervising department."
+    )
+    assigned: int = Field(default=0, description="Handling orders dispatched to units (lead or assisting).")
     returns: int = Field(default=0, description="Handling orders units returned (Article 8.5).")
+    completed: int = Field(
+        default=0, description="Orders whose first accepted result (round 0) was submitted in the period."
+    )
+    completed_on_time: int = Field(
+        default=0, description="... by the completion deadline as extended (a forgiven mark is not late)."
+    )
+    median_handling_hours: float | None = Field(
+        default=None, description="Median of the units' clock start -> accepted result, wall-clock hours."
+    )
+    results_reviewed: int = Field(default=0, description="Results the platform reviewed (Art. 6.2).")
+    results_reviewed_late: int = Field(default=0, description="... after their review window.")
+    results_sent_back: int = Field(default=0, description="... sent back to the lead unit.")
+    median_review_hours: float | None = Field(
+        default=None, description="Median of submission -> review, wall-clock hours, of `results_reviewed`."
+    )
     extensions_requested: int = Field(default=0, description="Extensions units asked for (Article 8.6).")
+    extensions_forwarded: int = Field(default=0, description="... the platform applied for to the city hotline.")
+    extensions_declined: int = Field(default=0, description="... the platform declined.")
     extensions_approved: int = Field(default=0, description="Extensions the city hotline approved.")
+    extensions_refused: int = Field(default=0, description="Extensions the city hotline refused.")
+    extensions_forgiven: int = Field(
+        default=0, description="Approvals after the deadline had passed: the overdue mark is lifted."
+    )
+    extensions_ended: int = Field(
+        default=0, description="Requests that ended undecided (a result came first, a return, the close)."
+    )
     callbacks: int = Field(default=0, description="Callback verdicts.")
     dissatisfied: int = Field(default=0, description="Dissatisfied verdicts.")
     dissatisfied_excused: int = Field(default=0, description="... of them overturned by an upheld appeal.")
     rehandled: int = Field(default=0, description="Re-handling rounds opened.")
     appeals_filed: int = Field(default=0, description="Appeals filed by the platforms.")
     appeals_upheld: int = Field(default=0, description="Appeals the city hotline upheld.")
+    appeals_rejected: int = Field(default=0, description="Appeals the city hotline rejected.")
+    appeals_unanswered: int = Field(
+        default=0, description="Appeals without a decision within the appeal wait (closed appeal_unanswered)."
+    )
+    appeals_moot: int = Field(
+        default=0, description="Appeals left undecided because the order closed otherwise (a verdict, a withdrawal)."
+    )
+    appeals_pending: int = Field(
+        default=0, description="Appeals waiting for a decision at the period's end (or at as_of, if sooner)."
+    )
     late_at_end: int = Field(
         default=0, description="Orders behind a deadline at the period's end (or at as_of, if sooner)."
     )

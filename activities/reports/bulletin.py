@@ -4,7 +4,8 @@ The page carries its own CSS (with print rules: A4, no page break inside a table
 and inline SVG charts drawn here; it loads nothing from anywhere, so it can be mailed, archived
 and printed as it is. Sections: headline figures against the previous month, on-time completion by
 district commission, late orders by unit, dissatisfied orders and their causes (the callback
-notes), and the assessment ranking. The data comes from `activities.store.stats.bulletin_data`.
+notes), and the assessment ranking. The data comes from `activities.store.stats.bulletin_data`, which has
+already taken a confidential reporter's name and phone out of every text shown (subjects, notes).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ GROUP_TITLES: Final[dict[SubjectGroup, str]] = {
     SubjectGroup.UNIT: "Divisions and units (委机关处室、委属单位)",
 }
 
-APPEAL_WORDS: Final[dict[str, str]] = {"": "–", "filed": "pending", "upheld": "upheld", "rejected": "rejected"}
+APPEAL_WORDS: Final[dict[str, str]] = {
+    "": "–",
+    "filed": "pending",
+    "upheld": "upheld",
+    "rejected": "rejected",
+    "unanswered": "unanswered",
+    "moot": "moot",
+}
 
 _DASH: Final = "–"
 
@@ -74,34 +82,95 @@ def _rate_line(label: str, now: float | None, before: float | None) -> Headline:
     return Headline(label, _pct(now), _pct(before), change)
 
 
+def _hours_line(label: str, now: float | None, before: float | None) -> Headline:
+    change = _DASH if now is None or before is None else _signed(now - before, " h", 1)
+    return Headline(label, _hours(now), _hours(before), change)
+
+
 def headlines(now: Figures, before: Figures) -> list[Headline]:
-    """The headline figures of the month against the previous month."""
-    hours = (
-        _DASH
-        if now.median_handling_hours is None or before.median_handling_hours is None
-        else _signed(now.median_handling_hours - before.median_handling_hours, " h", 1)
-    )
+    """The headline figures of the month against the previous month (definitions: docs/statistics.md)."""
+
+    def count(label: str, name: str) -> Headline:
+        return _count(label, getattr(now, name), getattr(before, name))
+
+    def hours(label: str, name: str) -> Headline:
+        return _hours_line(label, getattr(now, name), getattr(before, name))
+
     return [
-        _count("Orders received (dispatched by the city hotline)", now.received, before.received),
+        count("Orders received (dispatched by the city hotline)", "received"),
         _rate_line("Received on time (of those decided)", now.receipt_rate, before.receipt_rate),
-        _count("Orders completed (first reply)", now.completed, before.completed),
-        _rate_line("Completed on time", now.completion_rate, before.completion_rate),
-        Headline(
-            "Median handling time (dispatch to first reply)",
-            _hours(now.median_handling_hours),
-            _hours(before.median_handling_hours),
-            hours,
+        count("Orders dispatched to units (first dispatch)", "dispatched"),
+        hours("Median dispatch time (receipt to first dispatch)", "median_dispatch_hours"),
+        count("Dispatch reminders to the platforms (not lateness)", "dispatch_reminders"),
+        count("Dispatch escalations to the supervising departments", "dispatch_escalations"),
+        count("Orders completed (first accepted result)", "completed"),
+        _rate_line(
+            "Completed on time (a forgiven overdue mark is not late)", now.completion_rate, before.completion_rate
         ),
+        hours("Median handling time (units' clock start to accepted result)", "median_handling_hours"),
+        count("Results reviewed by the platforms", "results_reviewed"),
+        count("Results reviewed after their review window", "results_reviewed_late"),
+        count("Results sent back to the units", "results_sent_back"),
+        hours("Median review time (submission to review)", "median_review_hours"),
         _rate_line("Satisfaction (upheld appeals excused)", now.satisfaction_rate, before.satisfaction_rate),
-        _count("Dissatisfied verdicts", now.dissatisfied, before.dissatisfied),
-        _count("Re-handling rounds opened", now.rehandled, before.rehandled),
-        _count("Appeals filed", now.appeals_filed, before.appeals_filed),
-        _count("Appeals upheld", now.appeals_upheld, before.appeals_upheld),
-        _count("Handling orders returned by units", now.returns, before.returns),
-        _count("Extensions asked for", now.extensions_requested, before.extensions_requested),
-        _count("Extensions approved", now.extensions_approved, before.extensions_approved),
-        _count("Orders late at the month's end", now.late_at_end, before.late_at_end),
+        count("Dissatisfied verdicts", "dissatisfied"),
+        count("Re-handling rounds opened", "rehandled"),
+        count("Appeals filed", "appeals_filed"),
+        count("Appeals upheld", "appeals_upheld"),
+        count("Appeals rejected", "appeals_rejected"),
+        count("Appeals unanswered (no decision within the appeal wait)", "appeals_unanswered"),
+        count("Appeals pending at the month's end", "appeals_pending"),
+        count("Handling orders returned by units", "returns"),
+        count("Extensions asked for", "extensions_requested"),
+        count("Extensions forwarded by the platforms", "extensions_forwarded"),
+        count("Extensions declined by the platforms", "extensions_declined"),
+        count("Extensions approved", "extensions_approved"),
+        count("Extensions refused", "extensions_refused"),
+        count("Overdue marks forgiven (extension approved after the deadline)", "extensions_forgiven"),
+        count("Orders late at the month's end", "late_at_end"),
     ]
+
+
+#: The platforms' own steps (Arts. 3, 6.2, 8: dispatch and reply "第一时间"), one table row per platform.
+PLATFORM_STEPS_HEADER: Final = [
+    "Platform",
+    "Dispatched",
+    "Median dispatch time",
+    "Dispatch reminders",
+    "Escalations",
+    "Results reviewed",
+    "Reviewed late",
+    "Sent back",
+    "Median review time",
+]
+
+
+def platform_steps(data: BulletinData) -> list[list[str]]:
+    """Per platform: its dispatches and reminders, its reviews of results (late, sent back), their medians."""
+    return [
+        [
+            data.names.get(r.key, r.key),
+            str(r.figures.dispatched),
+            _hours(r.figures.median_dispatch_hours),
+            str(r.figures.dispatch_reminders),
+            str(r.figures.dispatch_escalations),
+            str(r.figures.results_reviewed),
+            str(r.figures.results_reviewed_late),
+            str(r.figures.results_sent_back),
+            _hours(r.figures.median_review_hours),
+        ]
+        for r in data.by_platform
+    ]
+
+
+def appeals_line(f: Figures) -> str:
+    """The month's appeals in one sentence."""
+    return (
+        f"Appeals this month: {f.appeals_filed} filed; {f.appeals_upheld} upheld, {f.appeals_rejected} rejected, "
+        f"{f.appeals_unanswered} unanswered, {f.appeals_moot} moot (the order closed otherwise); "
+        f"{f.appeals_pending} pending at the month's end. Only an upheld appeal excuses the verdicts it contests; "
+        "an unanswered one leaves them counted."
+    )
 
 
 def _unit_name(data: BulletinData, unit: str) -> str:
@@ -253,6 +322,14 @@ def _sections(data: BulletinData) -> dict[str, tuple[str, str]]:
             platforms,
             numeric={1, 2, 3, 4, 5},
         )
+    if data.by_platform:
+        body += "<h3>The platforms' own steps: dispatch and result review</h3>" + _table(
+            PLATFORM_STEPS_HEADER, platform_steps(data), numeric=set(range(1, len(PLATFORM_STEPS_HEADER)))
+        )
+        body += (
+            '<p class="note">A dispatch reminder is not lateness; a review after its window is: an order waiting '
+            "for a late review counts as late for no unit (the platform's duty).</p>"
+        )
     sections["headline"] = ("Headline figures", body)
 
     districts = district_completion(data)
@@ -318,6 +395,7 @@ def _sections(data: BulletinData) -> dict[str, tuple[str, str]]:
             body += f'<p class="note">… and {data.dissatisfied_total - len(data.dissatisfied)} more.</p>'
     else:
         body = '<p class="empty">No dissatisfied verdict this month.</p>'
+    body += f'<p class="note">{escape(appeals_line(data.current))}</p>'
     sections["dissatisfied"] = ("Dissatisfied orders and their causes", body)
 
     version = escape(data.assessment.version)
@@ -397,7 +475,8 @@ def render_html(data: BulletinData) -> str:
         f"{body}"
         "<footer>Generated by <code>hotline bulletin</code>. Counts follow docs/statistics.md: an event counts "
         "in the month its instant falls in (local time); late orders are those behind a deadline that counts "
-        "(receipt, completion, re-handling) at some instant of the month.</footer>"
+        "(receipt, completion, re-handling, the platform's result review) at some instant of the month. "
+        "A confidential reporter's name and phone are never shown.</footer>"
         "</body></html>\n"
     )
 
@@ -434,6 +513,13 @@ def render_markdown(data: BulletinData) -> str:
                 ["Platform", "Received", "On-time receipt", "Completed", "On-time completion", "Satisfaction"],
                 [_platform_md(data, r) for r in data.by_platform],
             ),
+        ]
+    if data.by_platform:
+        out += [
+            "### The platforms' own steps: dispatch and result review\n",
+            _md_table(PLATFORM_STEPS_HEADER, platform_steps(data)),
+            "A dispatch reminder is not lateness; a review after its window is: an order waiting for a late review "
+            "counts as late for no unit (the platform's duty).\n",
         ]
     out.append("## 2. On-time completion by district commission\n")
     districts = district_completion(data)
@@ -487,6 +573,7 @@ def render_markdown(data: BulletinData) -> str:
         )
     else:
         out.append("No dissatisfied verdict this month.\n")
+    out.append(appeals_line(data.current) + "\n")
     out.append(
         f"\n## 5. Assessment ranking\n\nAssessment {data.assessment.version}; definitions: docs/statistics.md.\n"
     )

@@ -55,10 +55,10 @@ class LateOrder(_Model):
 
     order_no: str
     subject: str
-    unit: str = Field(description="The unit it counts for; `-` for the platform's receipt.")
+    unit: str = Field(description="The unit it counts for; `-` for the platform's receipt and result review.")
     platform: str
     district: str
-    deadline: str = Field(description="`receipt`, `completion`, `rehandling_<n>`.")
+    deadline: str = Field(description="`receipt`, `completion`, `rehandling_<n>`, `result_review_<n>`.")
     since: datetime = Field(description="When it became late.")
     until: datetime | None = Field(description="When it was met or stopped mattering; None: still late.")
 
@@ -80,8 +80,14 @@ class DissatisfiedOrder(_Model):
     district: str
     at: datetime
     round: int = Field(description="0: the first reply; n: the reply of re-handling round n.")
-    note: str = Field(description="The callback note: why the reporter was dissatisfied.")
-    appeal: str = Field(description="``, `filed`, `upheld` or `rejected`.")
+    note: str = Field(
+        description="The callback note: why the reporter was dissatisfied (a confidential reporter's name and "
+        "phone redacted, as in the subject)."
+    )
+    appeal: str = Field(
+        description="The order's appeal: `` none, `filed` (waiting for the decision), `upheld`, `rejected`, "
+        "`unanswered` (no decision within the appeal wait) or `moot` (the order closed otherwise)."
+    )
     excused: bool = Field(description="An upheld appeal overturned this verdict: it does not count against.")
 
 

@@ -40,6 +40,7 @@ from domain.assessment import (
 )
 from domain.directory import DISTRICTS, ORGANISATIONS
 from domain.models import Category, Platform, Tier
+from domain.privacy import redact
 
 #: The SQL expression each grouping groups by (never taken from user input).
 _KEY: Final[dict[Grouping, str]] = {
@@ -60,50 +61,81 @@ _ORDER: Final[dict[Grouping, list[str]]] = {
     Grouping.CATEGORY: [c.value for c in Category],
 }
 
-#: Every kind of event (migration 005), and the figures its counts go to, in the order the
+#: Every kind of event (migrations 005 and 008), and the figures its counts go to, in the order the
 #: events query returns them: (all, on time, late, dissatisfied, excused).
 _EVENT_FIGURES: Final[dict[str, tuple[str | None, ...]]] = {
     "received": ("received", "received_on_time", "received_late", None, None),
+    "dispatched": ("dispatched", None, None, None, None),
+    "dispatch_reminder": ("dispatch_reminders", None, None, None, None),
+    "dispatch_escalation": ("dispatch_escalations", None, None, None, None),
     "assigned": ("assigned", None, None, None, None),
-    "completed": ("completed", "completed_on_time", None, None, None),
     "returned": ("returns", None, None, None, None),
+    "completed": ("completed", "completed_on_time", None, None, None),
+    "result_reviewed": ("results_reviewed", None, "results_reviewed_late", None, None),
+    "result_sent_back": ("results_sent_back", None, None, None, None),
     "extension_requested": ("extensions_requested", None, None, None, None),
+    "extension_forwarded": ("extensions_forwarded", None, None, None, None),
+    "extension_declined": ("extensions_declined", None, None, None, None),
     "extension_approved": ("extensions_approved", None, None, None, None),
+    "extension_refused": ("extensions_refused", None, None, None, None),
+    "extension_forgiven": ("extensions_forgiven", None, None, None, None),
+    "extension_ended": ("extensions_ended", None, None, None, None),
     "callback": ("callbacks", None, None, "dissatisfied", "dissatisfied_excused"),
     "rehandling_opened": ("rehandled", None, None, None, None),
     "appeal_filed": ("appeals_filed", None, None, None, None),
     "appeal_upheld": ("appeals_upheld", None, None, None, None),
+    "appeal_rejected": ("appeals_rejected", None, None, None, None),
+    "appeal_unanswered": ("appeals_unanswered", None, None, None, None),
+    "appeal_moot": ("appeals_moot", None, None, None, None),
+}
+
+#: The kinds whose `hours` have a median, and the figure it goes to.
+_MEDIANS: Final[dict[str, str]] = {
+    "completed": "median_handling_hours",
+    "dispatched": "median_dispatch_hours",
+    "result_reviewed": "median_review_hours",
 }
 
 # Counts per group and kind; the totals are their sums. `kind = ANY` lets the index (kind, at)
-# serve each kind's range of the period (an index-only scan; no skip scan needed).
+# serve each kind's range of the period (an index-only scan; no skip scan needed). Per group, the
+# hours of the kinds with a median come along as an array whose median Python takes (hashed, not
+# sorted: one pass over the period's events instead of a second scan and a sort by group).
 _EVENTS_SQL: Final = """
 SELECT {key} AS key, kind,
     count(*) AS n,
     count(*) FILTER (WHERE on_time) AS on_time,
     count(*) FILTER (WHERE NOT on_time) AS late,
     count(*) FILTER (WHERE dissatisfied) AS dissatisfied,
-    count(*) FILTER (WHERE excused) AS excused
+    count(*) FILTER (WHERE excused) AS excused,
+    {hours} AS hours
 FROM order_events
 WHERE kind = ANY ($3::text[]) AND at >= $1 AND at < $2
 GROUP BY 1, 2
 """
 
-# A median does not add up: per group and in total.
+#: The hours of a group's events: only the kinds with a median (`_MEDIANS`) have any.
+_HOURS: Final = "array_agg(hours) FILTER (WHERE hours IS NOT NULL)"
+
+#: The events' key per grouping: the unit as it is (NULL for none, named in Python), which hashes
+#: cheaper than the expression the spans group by.
+_EVENT_KEY: Final[dict[Grouping, str]] = {**_KEY, Grouping.UNIT: "unit"}
+
+# The medians of the total: the index gives the events in kind order, so each kind sorts its own.
 _MEDIAN_SQL: Final = """
-SELECT {key} AS key, {is_total} AS is_total,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median
+SELECT kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median
 FROM order_events
-WHERE kind = 'completed' AND at >= $1 AND at < $2
-{group_by}
+WHERE kind = ANY ($3::text[]) AND at >= $1 AND at < $2
+GROUP BY kind
 """
 
-# Runs open, and runs late, at instant $1, per group and in total: a run with two late deadlines
-# counts once, in each group its spans name and once in the total.
+# Runs open, late, and with an appeal waiting, at instant $1, per group and in total: a run with two
+# late deadlines counts once, in each group its spans name and once in the total (a run has one open
+# span and at most one appeal span, which need no DISTINCT).
 _SPANS_SQL: Final = """
 SELECT {key} AS key, {is_total} AS is_total,
-    count(DISTINCT run_id) FILTER (WHERE kind = 'open') AS open,
-    count(DISTINCT run_id) FILTER (WHERE kind = 'late') AS late
+    count(*) FILTER (WHERE kind = 'open') AS open,
+    count(DISTINCT run_id) FILTER (WHERE kind = 'late') AS late,
+    count(*) FILTER (WHERE kind = 'appeal') AS appeal
 FROM order_spans
 WHERE tstzrange(since, until, '(]') @> $1::timestamptz
 {group_by}
@@ -123,6 +155,16 @@ def _sql(template: str, by: Grouping) -> str:
     if by is Grouping.TOTAL:
         return template.format(key=key, is_total="true", group_by="")
     return template.format(key=key, is_total=f"GROUPING({key}) = 1", group_by=f"GROUP BY GROUPING SETS (({key}), ())")
+
+
+def median(values: list[float]) -> float | None:
+    """The median as PostgreSQL's ``percentile_cont(0.5)`` computes it (None for no values)."""
+    xs = sorted(values)
+    n = len(xs)
+    if n == 0:
+        return None
+    mid = n // 2
+    return xs[mid] if n % 2 else xs[mid - 1] + (xs[mid] - xs[mid - 1]) * 0.5
 
 
 def _sort_key(by: Grouping, key: str) -> tuple[int, int, str]:
@@ -174,25 +216,35 @@ async def statistics(pool: Any, period: Period, *, by: Grouping = Grouping.TOTAL
 async def _statistics(conn: Any, period: Period, *, by: Grouping, now: datetime) -> StatsReport:
     values: dict[str | None, dict[str, Any]] = {None: {}}
     total = values[None]
-    for r in await conn.fetch(_sql(_EVENTS_SQL, by), period.start, period.end, list(_EVENT_FIGURES)):
-        slot = values.setdefault(r["key"], {}) if by is not Grouping.TOTAL else total
+    grouped = by is not Grouping.TOTAL
+    events_sql = _EVENTS_SQL.format(key=_EVENT_KEY[by], hours=_HOURS if grouped else "NULL")
+    for r in await conn.fetch(events_sql, period.start, period.end, list(_EVENT_FIGURES)):
+        slot = values.setdefault(NO_UNIT if r["key"] is None else r["key"], {}) if grouped else total
         counts = (r["n"], r["on_time"], r["late"], r["dissatisfied"], r["excused"])
         for name, n in zip(_EVENT_FIGURES[r["kind"]], counts, strict=True):
             if name is not None:
                 slot[name] = slot.get(name, 0) + n
                 if slot is not total:
                     total[name] = total.get(name, 0) + n
-    for r in await conn.fetch(_sql(_MEDIAN_SQL, by), period.start, period.end):
-        values.setdefault(None if r["is_total"] else r["key"], {})["median_handling_hours"] = r["median"]
+        if r["hours"] and r["kind"] in _MEDIANS:
+            slot[_MEDIANS[r["kind"]]] = median(r["hours"])
+    for r in await conn.fetch(_MEDIAN_SQL, period.start, period.end, list(_MEDIANS)):
+        total[_MEDIANS[r["kind"]]] = r["median"]
 
     end = min(period.end, now)
-    instants = {"open_now": now, "late_now": now, "late_at_end": end}
-    for at in dict.fromkeys(instants.values()):
+    # figure -> (the spans' column, the instant it is counted at)
+    instants = {
+        "open_now": ("open", now),
+        "late_now": ("late", now),
+        "late_at_end": ("late", end),
+        "appeals_pending": ("appeal", end),
+    }
+    for at in dict.fromkeys(at for _, at in instants.values()):
         for r in await conn.fetch(_sql(_SPANS_SQL, by), at):
             slot = values.setdefault(None if r["is_total"] else r["key"], {})
-            for name, instant in instants.items():
+            for name, (column, instant) in instants.items():
                 if instant == at:
-                    slot[name] = r[name.split("_", 1)[0]]
+                    slot[name] = r[column]
 
     figures = {k: Figures.model_validate(v) for k, v in values.items()}
     rows = [StatsRow(key=str(k), figures=f) for k, f in figures.items() if k is not None and not f.is_empty()]
@@ -270,6 +322,24 @@ def _subject(
 # -- bulletin -----------------------------------------------------------------------------------
 
 
+#: The columns `_scrubbed` needs: whether the reporter asked for confidentiality, and who they are.
+_REPORTER: Final = "o.confidential, o.reporter_name, o.reporter_phone"
+
+
+def _scrubbed(row: Any, *texts: str) -> dict[str, Any]:
+    """A bulletin row without the reporter's columns, its ``texts`` redacted for a confidential reporter.
+
+    The projection keeps the reporter's name and phone (`orders`); a bulletin never shows those of a
+    reporter who asked for confidentiality (Art. 8.2), not even inside a callback note or a subject.
+    """
+    out = dict(row)
+    confidential, name, phone = out.pop("confidential"), out.pop("reporter_name"), out.pop("reporter_phone")
+    if confidential:
+        for field in texts:
+            out[field] = redact(out[field], name, phone)
+    return out
+
+
 _LATE_OVERLAP: Final = """
 FROM order_spans s JOIN orders o USING (run_id)
 WHERE s.kind = 'late' AND tstzrange(s.since, s.until, '(]') && tstzrange($1, $2, '(]')
@@ -311,7 +381,7 @@ async def bulletin_data(pool: Any, month: Period, *, now: datetime) -> BulletinD
         late_orders = await conn.fetch(
             f"""
             SELECT o.order_no, o.subject, coalesce(s.unit, '{NO_UNIT}') AS unit, s.platform, s.district,
-                   s.deadline, s.since, s.until
+                   s.deadline, s.since, s.until, {_REPORTER}
             {_LATE_OVERLAP}
             ORDER BY coalesce(s.until, $2) - s.since DESC, o.order_no
             LIMIT {LIST_LIMIT}
@@ -329,11 +399,13 @@ async def bulletin_data(pool: Any, month: Period, *, now: datetime) -> BulletinD
             SELECT o.order_no, o.subject, coalesce(e.unit, '{NO_UNIT}') AS unit, e.district, e.at,
                    coalesce((o.status -> 'callbacks' -> e.seq ->> 'round')::int, 0) AS round,
                    coalesce(o.status -> 'callbacks' -> e.seq ->> 'note', '') AS note,
-                   CASE WHEN jsonb_typeof(o.status -> 'appeal') <> 'object' THEN ''
+                   CASE WHEN jsonb_typeof(o.status -> 'appeal') IS DISTINCT FROM 'object' THEN ''
                         WHEN o.status -> 'appeal' ->> 'upheld' = 'true' THEN 'upheld'
                         WHEN o.status -> 'appeal' ->> 'upheld' = 'false' THEN 'rejected'
+                        WHEN o.status ->> 'outcome' = 'appeal_unanswered' THEN 'unanswered'
+                        WHEN o.status ->> 'closed_at' IS NOT NULL THEN 'moot'
                         ELSE 'filed' END AS appeal,
-                   e.excused
+                   e.excused, {_REPORTER}
             {dissatisfied_sql}
             ORDER BY e.at, o.order_no
             LIMIT {LIST_LIMIT}
@@ -353,9 +425,9 @@ async def bulletin_data(pool: Any, month: Period, *, now: datetime) -> BulletinD
         by_platform=current.rows,
         by_unit=by_unit.rows,
         late_by_unit=late_by_unit,
-        late_orders=[LateOrder.model_validate(dict(r)) for r in late_orders],
+        late_orders=[LateOrder.model_validate(_scrubbed(r, "subject")) for r in late_orders],
         late_orders_total=int(late_total or 0),
-        dissatisfied=[DissatisfiedOrder.model_validate(dict(r)) for r in dissatisfied],
+        dissatisfied=[DissatisfiedOrder.model_validate(_scrubbed(r, "subject", "note")) for r in dissatisfied],
         dissatisfied_total=int(dissatisfied_total or 0),
         assessment=ranking,
         names=names,

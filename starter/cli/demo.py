@@ -1,12 +1,23 @@
 """`hotline demo`: a realistic set of orders, driven so the Web UI shows every phase and path.
 
-`run_demo` starts 24 orders (every tier, every category, all 16 districts, Chinese subjects as the
+`run_demo` starts 29 orders (every tier, every category, all 16 districts, Chinese subjects as the
 hotline writes them) and sends each the contract's actions as Updates, with actors that have
-standing, until the set holds every phase (awaiting_receipt … appealing, closed) and the
-interesting paths: co-handling with a contribution and a released assisting unit, a pending and
-an approved extension, a unit's return within 8 hours and the re-proposal, a review sent back,
-re-handling after a dissatisfied callback, appeals upheld and rejected, and orders that arrived
-late (their receipt and completion windows missed and flagged at once).
+standing, until the set holds every phase (awaiting_receipt, received, in_review, in_handling,
+result_review, awaiting_callback, rehandling, appeal_window, appealing, closed) and the interesting
+paths: co-handling with a contribution and a released assisting unit, extension requests waiting at
+the platform and at the city hotline, one declined by the platform and one forwarded and approved,
+a unit's return within 8 hours and the re-proposal, a review sent back, a result sent back by the
+platform's review, re-handling by every unit after a dissatisfied callback, appeals upheld (filed
+while the re-handling's callback was awaited) and rejected, an order in its appeal window, and
+orders that arrived late (their receipt window missed and flagged at once; the units' clock starts
+at their own dispatch, so their completion is not late).
+
+Every outcome that needs no waiting is reached: satisfied, basically_satisfied, appeal_upheld,
+appeal_rejected, returned_to_hotline, withdrawn. The others only time brings, and the report says
+when each demo order gets there by itself: dissatisfied (the appeal window, 3 working days),
+appeal_unanswered (the appeal wait, 30 days), no_callback (the callback wait, 30 days); so do the
+late flags (the units' clock, the review window) and the dispatch reminder. A dispatch in the past
+makes only the receipt late, and the demo uses that.
 
 Order numbers are ``<prefix><yyyymmdd><NNN>`` from ``now``: a rerun on the same day finds the
 orders already there and starts nothing; ``--prefix`` starts a fresh set. ``--seed`` varies the
@@ -20,6 +31,7 @@ import asyncio
 import random
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, TextIO
@@ -28,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.calendar import SHANGHAI
-from domain.contract import NAMESPACE, Flag, SearchAttribute, order_workflow_id
+from domain.contract import NAMESPACE, Flag, OrderAction, SearchAttribute, order_workflow_id
 from domain.directory import DISTRICTS, ORGANISATIONS
 from domain.models import (
     Actor,
@@ -38,8 +50,10 @@ from domain.models import (
     ContactMethod,
     ContactReporter,
     Contribute,
+    DeadlineState,
     ExtensionDecision,
     FileAppeal,
+    ForwardExtension,
     Location,
     NewOrder,
     OrderStatus,
@@ -54,6 +68,7 @@ from domain.models import (
     ReturnOrder,
     ReturnToHotline,
     Review,
+    ReviewResult,
     Role,
     SubmitResult,
     Tier,
@@ -122,11 +137,22 @@ def _ui_eq(attribute: SearchAttribute, value: str) -> str:
     return f'{attribute.value} = "{value}"'
 
 
-#: The flags of an order that arrived after its receipt and completion windows closed.
-ARRIVED_LATE: Final = (Flag.RECEIPT_LATE, Flag.COMPLETION_LATE)
+#: The flag of an order that arrived after its receipt window closed. Its completion cannot be late
+#: yet: the units' clock starts at their dispatch (lifecycle 2).
+ARRIVED_LATE: Final = (Flag.RECEIPT_LATE,)
 
 N, U, VU, XU = Tier.NORMAL, Tier.URGENT, Tier.VERY_URGENT, Tier.EXTRA_URGENT
 GEN, HEAT, GAS, RB = Category.GENERAL, Category.HEATING, Category.GAS, Category.ROAD_BRIDGE
+
+#: The first handling up to the platform's approval of the lead unit's result: the order awaits its callback.
+_REPLIED: Final[tuple[Step, ...]] = (
+    ("receive",),
+    ("propose", HERE),
+    ("approve",),
+    ("contact", HERE),
+    ("result",),
+    ("accept",),
+)
 
 #: The demo set, in order-number order. Every step must be accepted: the demo hits no refusal.
 SCENARIOS: Final[tuple[Scenario, ...]] = (
@@ -142,14 +168,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         XU, GAS, "hedong", "十一经路某小区3号楼2门", "楼道内燃气泄漏气味",
         "3号楼2门一至三楼楼道内有明显燃气味，已持续半天，居民担心发生危险。",
         "立即派人检查燃气管道，排除隐患", _days(2),
-        "ARRIVED LATE (dispatched 2 days ago): receipt and completion missed and flagged at once",
+        "ARRIVED LATE (dispatched 2 days ago): the receipt window missed and flagged at once",
         Phase.AWAITING_RECEIPT, late=True, flags=ARRIVED_LATE,
     ),
     Scenario(
         U, HEAT, "hebei", "金钟河大街某小区5号楼", "供热温度不达标",
         "供暖已开始半个月，家中室温只有14℃左右，老人孩子受冻，找过换热站未解决。",
         "要求尽快排查管网，室温达到18℃", _min(40),
-        "waits for the utilities platform's receipt; urgent tier",
+        "waits for the utilities platform's receipt; urgent tier; a confidential reporter",
         Phase.AWAITING_RECEIPT, confidential=True,
     ),
     # -- received ---------------------------------------------------------------------------------
@@ -157,14 +183,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         N, GEN, "hongqiao", "西青道与丁字沽三号路交口", "垃圾清运不及时",
         "路口垃圾收集点已三天无人清运，垃圾堆到路边，气味很大，招来蚊蝇。",
         "要求及时清运并增加清运频次", _h(2),
-        "checked in by the center; a proposal (lead unit) is next",
+        "checked in by the center; a proposal is next (timer `dispatch reminder`: a reminder, not lateness)",
         Phase.RECEIVED, steps=(("receive",),),
     ),
     Scenario(
         VU, RB, "dongli", "津塘公路跨新地河桥", "桥梁伸缩缝破损异响",
         "津塘公路新地河桥伸缩缝钢板翘起，车辆经过时声响很大，有安全隐患。",
         "尽快维修伸缩缝", _days(14),
-        "ARRIVED LATE (dispatched 14 days ago), then checked in: the lateness stays",
+        "ARRIVED LATE (dispatched 14 days ago), then checked in: the receipt lateness stays",
         Phase.RECEIVED, steps=(("receive",),), late=True, flags=ARRIVED_LATE,
     ),
     # -- in_review --------------------------------------------------------------------------------
@@ -223,8 +249,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         U, GEN, "jinnan", "咸水沽镇津沽路某小区门口", "井盖缺失",
         "小区门口人行道上一个井盖丢失，只用树枝挡着，晚上看不见，已有人崴脚。",
         "立即补装井盖", _days(15),
-        f"ARRIVED LATE and in handling: `{_ui_eq(_PHASE, Phase.IN_HANDLING)} AND "
-        f"{_ui_eq(_FLAGS, Flag.COMPLETION_LATE)}`",
+        f"ARRIVED LATE and in handling (`{_ui_eq(_PHASE, Phase.IN_HANDLING)} AND "
+        f"{_ui_eq(_FLAGS, Flag.RECEIPT_LATE)}`): the district's completion clock started at its dispatch",
         Phase.IN_HANDLING, late=True, flags=ARRIVED_LATE,
         steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE)),
     ),
@@ -232,8 +258,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         N, RB, "beichen", "北辰道与京津公路交口人行道", "人行道砖松动",
         "人行道方砖大面积松动翘起，雨后踩上去溅水，老人容易绊倒。",
         "重新铺装人行道", _h(6),
-        "EXTENSION PENDING: the roads centre asked the city hotline for more time",
-        Phase.IN_HANDLING, flags=("extension_pending",),
+        "EXTENSION REQUEST waits at the utilities platform (Art. 8.6): forward it or decline it",
+        Phase.IN_HANDLING, flags=(Flag.EXTENSION_PENDING,),
         steps=(
             ("receive",), ("propose", "unit-roads-center"), ("approve",),
             ("contact", "unit-roads-center"), ("extend", "冬季低温不具备铺装条件，需待气温回升后施工"),
@@ -243,11 +269,11 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         N, GAS, "wuqing", "杨村泉州路某小区8号楼", "燃气管道锈蚀",
         "楼外立管燃气管道锈蚀严重，有掉漆和锈斑，担心漏气。",
         "更换锈蚀管道", _h(4),
-        "EXTENSION APPROVED by the city hotline: the completion deadline moved (see its explanation)",
+        "EXTENSION forwarded by the platform and APPROVED by the city hotline: the completion deadline moved",
         Phase.IN_HANDLING, confidential=True,
         steps=(
             ("receive",), ("propose", HERE), ("approve",), ("contact", HERE),
-            ("extend", "需燃气公司制定停气换管方案并提前通知住户"), ("approve_extension",),
+            ("extend", "需燃气公司制定停气换管方案并提前通知住户"), ("forward",), ("approve_extension",),
         ),
     ),
     Scenario(
@@ -262,24 +288,67 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             ("propose", HERE, "unit-enforcement-corps"), ("approve",),
         ),
     ),
+    Scenario(
+        N, GEN, "heping", "南市食品街周边", "餐馆油烟直排",
+        "几家餐馆油烟未经净化直接排放，楼上住户不敢开窗。",
+        "督促安装油烟净化设施", _h(4),
+        "extension FORWARDED by the platform: waits for the city hotline's decision",
+        Phase.IN_HANDLING, flags=(Flag.EXTENSION_PENDING,),
+        steps=(
+            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE),
+            ("extend", "净化设施需定制安装，需十个工作日"), ("forward",),
+        ),
+    ),
+    Scenario(
+        N, GEN, "dongli", "万新街某小区东门", "绿化带杂草丛生",
+        "小区东门外绿化带杂草长到半人高，蚊虫很多。",
+        "清理杂草", _h(5),
+        "extension DECLINED by the platform (reason given): the deadline stands",
+        Phase.IN_HANDLING,
+        steps=(
+            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE),
+            ("extend", "人手不足"), ("decline", "清理杂草无需延期，请按期办结"),
+        ),
+    ),
+    Scenario(
+        U, GAS, "wuqing", "下朱庄街某小区", "燃气表箱门损坏",
+        "楼道燃气表箱门脱落，表具外露，孩子经常去摸。",
+        "修复表箱门", _h(3),
+        "result SENT BACK by the platform's review (a photo missing): in handling again, the unit's clock runs on",
+        Phase.IN_HANDLING,
+        steps=(
+            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
+            ("send_back_result", "缺少修复后的现场照片，请补充后重新提交"),
+        ),
+        result="已修复表箱门并加锁",
+    ),
+    # -- result_review ----------------------------------------------------------------------------
+    Scenario(
+        N, GEN, "hongqiao", "光荣道与大丰路交口", "路面井盖异响",
+        "路口井盖松动，车辆压过时咣当作响，夜里吵得睡不着。",
+        "固定井盖", _h(3),
+        "result submitted: waits for the center's review (timer `result review`), then the reply",
+        Phase.RESULT_REVIEW,
+        steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",)),
+        result="已更换井盖胶垫并固定",
+    ),
     # -- awaiting_callback ------------------------------------------------------------------------
     Scenario(
         VU, HEAT, "heping", "南京路与营口道交口某小区", "楼道供热管道漏水",
         "楼道内供热管道接口漏水，地面积水结冰，邻居已滑倒。",
         "立即维修漏点", _h(1),
-        "result submitted: waits for the city hotline's callback (timer `callback wait`, 30 days)",
-        Phase.AWAITING_CALLBACK,
-        steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",)),
+        "result reviewed and replied by the platform: waits for the callback (timer `callback wait`, 30 days)",
+        Phase.AWAITING_CALLBACK, steps=_REPLIED,
         result="供热单位已更换漏水接口，清理楼道积冰，并电话告知市民",
     ),
     Scenario(
         XU, RB, "hexi", "解放南路与黑牛城道交口", "道路塌陷",
         "解放南路辅路出现约一米见方的塌陷坑，已有电动车掉进去。",
         "立即设置围挡并修复", _min(8),
-        "extra_urgent (30 min completion): fenced off in time, waits for the callback",
+        "extra_urgent (30 min from its dispatch to the unit): fenced off in time, waits for the callback",
         Phase.AWAITING_CALLBACK,
         steps=(("receive",), ("propose", "unit-roads-center"), ("approve",), ("contact", "unit-roads-center"),
-               ("result",)),
+               ("result",), ("accept",)),
         result="已设置围挡和警示灯，塌陷坑回填，待天亮后修复路面",
     ),
     # -- rehandling -------------------------------------------------------------------------------
@@ -287,23 +356,39 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         N, GEN, "hedong", "津塘路某商业街", "露天烧烤油烟扰民",
         "商业街几家烧烤店在店外露天烧烤到凌晨，油烟和噪音都很大。",
         "取缔露天烧烤", _h(7),
-        "callback DISSATISFIED: re-handling round 1 by the lead alone (timer `re-handling deadline 1`)",
-        Phase.REHANDLING, flags=("dissatisfied",),
-        steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
-               ("callback", "dissatisfied", "市民表示当晚又有露天烧烤")),
+        "callback DISSATISFIED: re-handling round 1 by every unit; the enforcement corps contributed again",
+        Phase.REHANDLING, flags=(Flag.DISSATISFIED,),
+        steps=(
+            ("receive",), ("propose", HERE, "unit-enforcement-corps"), ("approve",), ("contact", HERE),
+            ("contribute", "unit-enforcement-corps", "已联合执法检查，责令撤回室内经营"), ("result",), ("accept",),
+            ("callback", "dissatisfied", "市民表示当晚又有露天烧烤"),
+            ("contribute", "unit-enforcement-corps", "连续三晚夜查，未再发现露天烧烤"),
+        ),
         result="已责令商户撤回室内经营并签订承诺书",
+    ),
+    # -- appeal_window ----------------------------------------------------------------------------
+    Scenario(
+        N, GEN, "baodi", "宝坻城区南关大街某小区", "小区周边违建",
+        "小区围墙外有人私搭彩钢房，堵住消防通道。",
+        "拆除违建", _h(9),
+        "dissatisfied after re-handling: the platform may APPEAL until the window closes, else it closes dissatisfied",
+        Phase.APPEAL_WINDOW, flags=(Flag.DISSATISFIED,),
+        steps=(
+            *_REPLIED, ("callback", "dissatisfied", "违建仍在"), ("contact", HERE), ("result", "限期拆除通知书"),
+            ("accept",), ("callback", "dissatisfied", "还没拆"),
+        ),
+        result="已下达限期拆除通知书",
     ),
     # -- appealing --------------------------------------------------------------------------------
     Scenario(
         N, HEAT, "nankai", "红旗南路某小区21号楼", "供热温度不达标",
         "室温白天16℃，夜间更低，多次反映未解决。",
         "室温达标或退还部分采暖费", _h(8),
-        "dissatisfied twice, the utilities platform FILED AN APPEAL: waits for the hotline's decision",
-        Phase.APPEALING, flags=("dissatisfied", "appealed"),
+        "dissatisfied twice, the utilities platform FILED AN APPEAL in the appeal window: waits for the decision",
+        Phase.APPEALING, flags=(Flag.DISSATISFIED, Flag.APPEALED),
         steps=(
-            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
-            ("callback", "dissatisfied", "市民认为室温仍偏低"), ("contact", HERE), ("result", "入户测温记录"),
-            ("callback", "dissatisfied", "市民要求退费"),
+            *_REPLIED, ("callback", "dissatisfied", "市民认为室温仍偏低"), ("contact", HERE),
+            ("result", "入户测温记录"), ("accept",), ("callback", "dissatisfied", "市民要求退费"),
             ("appeal", "经第三方入户检测室温18.5℃，符合供热标准；退费诉求超出职责", "入户测温记录", "检测报告"),
         ),
         result="供热单位已对管网排气，入户测温18℃",
@@ -315,8 +400,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "恢复日常保洁", _h(2),
         "closed SATISFIED: the straight path from transfer to callback",
         Phase.CLOSED, Outcome.SATISFIED,
-        steps=(("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
-               ("callback", "satisfied", "")),
+        steps=(*_REPLIED, ("callback", "satisfied", "")),
         result="已恢复专人保洁，疏通洗手池",
     ),
     Scenario(
@@ -327,7 +411,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         Phase.CLOSED, Outcome.BASICALLY_SATISFIED,
         steps=(
             ("receive",), ("propose", "dept-roads", HERE), ("approve",), ("contact", "dept-roads"),
-            ("contribute", HERE, "已在缺口处设置临时围挡"), ("result",),
+            ("contribute", HERE, "已在缺口处设置临时围挡"), ("result",), ("accept",),
             ("callback", "basically_satisfied", "市民认为修复较慢"),
         ),
         result="已更换受损护栏12米",
@@ -352,13 +436,11 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         N, GEN, "hebei", "中山路地铁站B口", "共享单车乱停放",
         "地铁站出口共享单车堆成一片，占满盲道和人行道。",
         "清理并规范停放", _h(6),
-        "dissatisfied twice, appeal UPHELD: the dissatisfaction does not count",
+        "dissatisfied, re-handled with appeal materials, APPEALED while the callback was awaited (Art. 7.2), upheld",
         Phase.CLOSED, Outcome.APPEAL_UPHELD,
         steps=(
-            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
-            ("callback", "dissatisfied", ""), ("contact", HERE), ("result", "现场照片"),
-            ("callback", "dissatisfied", ""),
-            ("appeal", "已多次清理并划设停放区，市民要求取消站口停放区超出职责", "现场照片"),
+            *_REPLIED, ("callback", "dissatisfied", "站口仍有单车"), ("contact", HERE), ("result", "现场照片"),
+            ("accept",), ("appeal", "已多次清理并划设停放区，市民要求取消站口停放区超出职责", "现场照片"),
             ("appeal_decision", "upheld", "经核实，承办单位已履职"),
         ),
         result="已清理单车并通知运营企业加强调度",
@@ -371,7 +453,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         Phase.CLOSED, Outcome.APPEAL_REJECTED,
         steps=(
             ("receive",), ("propose", "dept-roads"), ("approve",), ("contact", "dept-roads"), ("result",),
-            ("callback", "dissatisfied", ""), ("contact", "dept-roads"), ("result",),
+            ("accept",), ("callback", "dissatisfied", ""), ("contact", "dept-roads"), ("result",), ("accept",),
             ("callback", "dissatisfied", ""),
             ("appeal", "路面大修已列入明年计划", "大修计划"),
             ("appeal_decision", "rejected", "坑洼仍未修补，申诉不成立"),
@@ -385,8 +467,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "dissatisfied once, re-handled, then closed SATISFIED",
         Phase.CLOSED, Outcome.SATISFIED,
         steps=(
-            ("receive",), ("propose", HERE), ("approve",), ("contact", HERE), ("result",),
-            ("callback", "dissatisfied", "周末仍然满溢"), ("contact", HERE), ("result",),
+            *_REPLIED, ("callback", "dissatisfied", "周末仍然满溢"), ("contact", HERE), ("result",), ("accept",),
             ("callback", "satisfied", ""),
         ),
         result="已将清运改为每日两次，周末加派车辆",
@@ -428,9 +509,11 @@ class DemoOrder:
     actual_phase: Phase | None = None
     actual_outcome: Outcome | None = None
     actual_flags: list[str] = field(default_factory=list)
+    status: OrderStatus | None = None
 
     def observe(self, status: OrderStatus) -> None:
         """Keep what the order said about itself."""
+        self.status = status
         self.actual_phase = status.phase
         self.actual_outcome = status.outcome
         self.actual_flags = list(status.flags)
@@ -527,8 +610,13 @@ class _Driver:
                 raise CliError(f"{self.order.order_no} ({self.sc.subject}): {step[0]} refused: {err}") from None
         return self.status if self.status is not None else await self.client.status(self.order.order_no)
 
+    def _instant(self) -> datetime:
+        """A reported instant (a contact, the reporter told): the present, never before what the order
+        already recorded (the workflow refuses one before the unit's dispatch or the round's start)."""
+        return max(self.now, datetime.now(SHANGHAI))
+
     async def step(self, step: Step) -> OrderStatus:
-        c, no, now = self.client, self.order.order_no, self.now
+        c, no = self.client, self.order.order_no
         name, args = step[0], step[1:]
         match name:
             case "receive":
@@ -553,7 +641,7 @@ class _Driver:
                     no,
                     ContactReporter(
                         actor=self._handler(unit),
-                        at=now,
+                        at=self._instant(),
                         method=ContactMethod.VISIT if again else ContactMethod.PHONE,
                         note="上门回访，重新核实诉求" if again else "已电话联系市民，约定现场查看",
                     ),
@@ -580,10 +668,19 @@ class _Driver:
                         actor=self._handler(self.lead),
                         reason=args[0],
                         requested_due=due,
-                        reporter_notified_at=now,
+                        reporter_notified_at=self._instant(),
                         written_reply=f"{args[0]}，申请延期至{due:%m月%d日}，已电话告知市民",
                     ),
                 )
+            case "forward":
+                return await c.act(
+                    no,
+                    OrderAction.FORWARD_EXTENSION,
+                    ForwardExtension(actor=self.operator, forward=True, note="已核实，同意报请延期"),
+                )
+            case "decline":
+                decline = ForwardExtension(actor=self.operator, forward=False, note=args[0])
+                return await c.act(no, OrderAction.FORWARD_EXTENSION, decline)
             case "approve_extension":
                 assert self.status is not None
                 pending = next(e for e in self.status.extensions if e.decision is None)
@@ -601,9 +698,17 @@ class _Driver:
                     SubmitResult(
                         actor=self._handler(self.lead),
                         result=("再次上门核实并处理：" if again else "") + self.sc.result,
-                        reporter_informed_at=now,
+                        reporter_informed_at=self._instant(),
                         appeal_materials=list(args),
                     ),
+                )
+            case "accept":
+                return await c.act(
+                    no, OrderAction.REVIEW_RESULT, ReviewResult(actor=self.operator, approved=True, comment="同意回复")
+                )
+            case "send_back_result":
+                return await c.act(
+                    no, OrderAction.REVIEW_RESULT, ReviewResult(actor=self.operator, approved=False, comment=args[0])
                 )
             case "callback":
                 return await c.callback(no, Callback(actor=self.hotline, verdict=Verdict(args[0]), note=args[1]))
@@ -694,16 +799,95 @@ async def run_demo(client: HotlineClient, *, prefix: str, now: datetime, seed: i
 
 #: Visibility queries worth pasting into the Web UI's workflow list, with what each finds.
 VISIBILITY_QUERIES: Final = (
+    (_ui_eq(_PHASE, Phase.RESULT_REVIEW), "results waiting for the platform's review"),
     (_ui_eq(_PHASE, Phase.REHANDLING), "re-handling after a dissatisfied callback"),
-    (_ui_eq(_FLAGS, Flag.COMPLETION_LATE), "every order that missed its completion deadline"),
-    (f"{_ui_eq(_PHASE, Phase.IN_HANDLING)} AND {_ui_eq(_FLAGS, Flag.COMPLETION_LATE)}", "late and still in handling"),
-    (_ui_eq(_FLAGS, Flag.EXTENSION_PENDING), "waiting for the city hotline's extension decision"),
+    (_ui_eq(_PHASE, Phase.APPEAL_WINDOW), "dissatisfied after re-handling: the platform may still appeal"),
+    (_ui_eq(_FLAGS, Flag.RECEIPT_LATE), "every order that missed its receipt window"),
+    (f"{_ui_eq(_PHASE, Phase.IN_HANDLING)} AND {_ui_eq(_FLAGS, Flag.RECEIPT_LATE)}", "arrived late, now in handling"),
+    (_ui_eq(_FLAGS, Flag.EXTENSION_PENDING), "an extension waiting for the platform or the city hotline"),
     (
         f"{_ui_eq(SearchAttribute.ORDER_PLATFORM, Platform.UTILITIES)} AND {_ui_eq(_PHASE, Phase.AWAITING_RECEIPT)}",
         "the utilities platform's inbox",
     ),
     (_ui_eq(_PHASE, Phase.CLOSED), "closed orders (the workflow's result is the final status)"),
 )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What only time brings: an outcome or a flag, the phase an order waits in for it, the deadline."""
+
+    what: str
+    phase: tuple[Phase, ...]
+    deadline: Callable[[OrderStatus], str | None]
+    instant: Callable[[DeadlineState], datetime | None]
+    words: str
+
+
+def _key(prefix: str) -> Callable[[OrderStatus], str | None]:
+    def pick(s: OrderStatus) -> str | None:
+        keys = [k for k, d in s.deadlines.items() if k.startswith(prefix) and d.met_at is None and d.closed_at is None]
+        return max(keys, default=None)
+
+    return pick
+
+
+def _due(d: DeadlineState) -> datetime | None:
+    return d.due
+
+
+def _warn(d: DeadlineState) -> datetime | None:
+    return d.warn_at
+
+
+#: The outcomes and flags the demo cannot reach without days (or hours) passing, and where they come
+#: from: each demo order in that phase gets there by itself while the stack runs.
+NEEDS_TIME: Final[tuple[Waiting, ...]] = (
+    Waiting(
+        f"outcome {Outcome.DISSATISFIED}", (Phase.APPEAL_WINDOW,), _key("appeal_window"), _due,
+        "when the appeal window (3 working days) closes without an appeal",
+    ),
+    Waiting(
+        f"outcome {Outcome.APPEAL_UNANSWERED}", (Phase.APPEALING,), _key("appeal_wait"), _due,
+        "when the appeal wait (30 days) ends without the city hotline's decision",
+    ),
+    Waiting(
+        f"outcome {Outcome.NO_CALLBACK}", (Phase.AWAITING_CALLBACK,), _key("callback_"), _due,
+        "when the callback wait (30 days) ends without a callback",
+    ),
+    Waiting(
+        f"flag {Flag.COMPLETION_LATE} / {Flag.REHANDLING_LATE}", (Phase.IN_HANDLING, Phase.REHANDLING),
+        lambda s: f"rehandling_{s.rehandling_round}" if s.rehandling_round else "completion", _due,
+        "if no accepted result by then (the units' clock starts at their dispatch, so no demo order is late yet)",
+    ),
+    Waiting(
+        f"flag {Flag.RESULT_REVIEW_LATE}", (Phase.RESULT_REVIEW,), _key("result_review_"), _due,
+        "if the platform has not reviewed the result by then",
+    ),
+    Waiting(
+        "dispatch reminder (then escalation)", (Phase.RECEIVED, Phase.IN_REVIEW), _key("dispatch"), _warn,
+        "if the order is not dispatched to a unit by then (a reminder, not lateness)",
+    ),
+)  # fmt: skip
+
+
+def waiting_for_time(report: DemoReport) -> list[tuple[str, str, datetime | None, str]]:
+    """(what, order, when, why) for each of `NEEDS_TIME`: the demo order that gets there first."""
+    out = []
+    for w in NEEDS_TIME:
+        found: list[tuple[datetime, str]] = []
+        for o in report.orders:
+            s = o.status
+            if s is None or s.phase not in w.phase:
+                continue
+            key = w.deadline(s)
+            d = s.deadlines.get(key) if key else None
+            when = w.instant(d) if d is not None else None
+            if when is not None:
+                found.append((when, o.order_no))
+        first = min(found, default=None)
+        out.append((w.what, first[1] if first else "-", first[0] if first else None, w.words))
+    return out
 
 
 def _state(phase: Phase | None, outcome: Outcome | None) -> str:
@@ -743,6 +927,14 @@ def render_report(
             o.story,
         )
     console.print(table)
+    reached = {o.actual_outcome for o in report.orders if o.actual_outcome is not None}
+    console.print(
+        "\nOutcomes reached now: " + (", ".join(sorted(o.value for o in reached)) or "?") + ". "
+        "Only time brings the rest (the orders get there by themselves while the stack runs):"
+    )
+    for what, order_no, when, why in waiting_for_time(report):
+        at = when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if when else "?"
+        console.print(f"  {what:<46} {order_no:<20} at {at}  {why}")
     first = report.orders[0].order_no if report.orders else ""
     console.print(
         f"\nOpen the Temporal Web UI at [bold]{ui_url}[/bold] (namespace {namespace}) and filter the workflow list:"
@@ -751,8 +943,9 @@ def render_report(
         console.print(f"  {query:<66} {what}")
     console.print(
         f"Open an order (workflow id {order_workflow_id(first)} …) for its summary, its current details (what it waits "
-        "for), its named timers (`receipt window`, `completion warning`, `return window: …`, `callback wait`) "
-        "and its history of updates and `record_order` activities.\n"
+        "for), its named timers (`receipt window`, `dispatch reminder`, `completion warning`, `return window: …`, "
+        "`result review`, `callback wait`, `appeal window`, `appeal wait`) and its history of updates and "
+        "`record_order` activities.\n"
         "A rerun today starts nothing new; `hotline demo --prefix DEMO2` starts a fresh set."
     )
 

@@ -1,4 +1,5 @@
-"""`hotline demo` against the real stack: every phase and outcome, late flags, reruns start nothing."""
+"""`hotline demo` against the real stack: every phase, every outcome that needs no waiting (and when the
+others come), late flags, reruns start nothing."""
 
 from __future__ import annotations
 
@@ -111,10 +112,10 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     # every phase of the contract, every interesting outcome
     assert {s.phase for s in statuses.values()} == set(Phase)
     assert {s.outcome for s in statuses.values()} >= OUTCOMES
-    # late arrivals are flagged at once, in several phases
+    # late arrivals are flagged at once, in several phases; the units' clock starts at their dispatch
     late = [statuses[o.order_no] for o in report.orders if o.late]
     assert len(late) >= 3
-    assert all({"receipt_late", "completion_late"} <= set(s.flags) for s in late)
+    assert all(Flag.RECEIPT_LATE in s.flags and Flag.COMPLETION_LATE not in s.flags for s in late)
     assert {s.phase for s in late} >= {Phase.AWAITING_RECEIPT, Phase.IN_HANDLING}
     # the interesting paths are there
     handling = [s for s in statuses.values() if s.phase is Phase.IN_HANDLING]
@@ -127,8 +128,19 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     assert any(any(a.state == "returned" for a in s.assignments) and len(s.proposals) == 2 for s in handling), (
         "a return within 8 h, then a re-proposal"
     )
-    assert any(s.extensions and s.extensions[-1].decision is None for s in handling), "a pending extension"
-    assert any(s.extensions and s.extensions[-1].decision == "approved" for s in handling), "an approved extension"
+    pending = [s.extensions[-1].waits_at for s in handling if s.extensions and s.extensions[-1].decision is None]
+    assert set(pending) == {"platform", "hotline"}, "extensions pending at the platform and at the city hotline"
+    assert any(
+        s.extensions and s.extensions[-1].decision == "approved" and s.extensions[-1].forwarded_at for s in handling
+    ), "an extension forwarded by the platform and approved"
+    assert any(s.extensions and s.extensions[-1].decision == "declined" for s in handling), "a declined extension"
+    assert any(s.results and s.results[-1].approved is False for s in handling), "a result sent back"
+    in_review = next(s for s in statuses.values() if s.phase is Phase.RESULT_REVIEW)
+    assert in_review.results[-1].reviewed_at is None
+    window = next(s for s in statuses.values() if s.phase is Phase.APPEAL_WINDOW)
+    assert [c.verdict.value for c in window.callbacks] == ["dissatisfied", "dissatisfied"]
+    upheld = next(s for s in statuses.values() if s.outcome is Outcome.APPEAL_UPHELD)
+    assert [c.verdict.value for c in upheld.callbacks] == ["dissatisfied"], "appealed while the callback was awaited"
     assert any(
         s.phase is Phase.IN_REVIEW and len(s.proposals) == 2 and s.proposals[0].approved is False
         for s in statuses.values()
@@ -137,6 +149,7 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     assert [c.verdict.value for c in appealing.callbacks] == ["dissatisfied", "dissatisfied"]
     rehandling = next(s for s in statuses.values() if s.phase is Phase.REHANDLING)
     assert rehandling.rehandling_round == 1
+    assert any(c.round == 1 for a in rehandling.assignments for c in a.contributions), "assisting units re-handle too"
     # both platforms, with their own supervisors
     assert {s.platform.value for s in statuses.values()} == {"center", "utilities"}
     # every query the report suggests finds demo orders in Temporal's visibility
@@ -146,7 +159,7 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
         assert found <= set(statuses), query
     late_nos = {o.order_no for o in report.orders if o.late}
     assert await _listed(
-        client, f'{SearchAttribute.ORDER_FLAGS} = "{Flag.COMPLETION_LATE}" AND TaskQueue = "{task_queue}"', late_nos
+        client, f'{SearchAttribute.ORDER_FLAGS} = "{Flag.RECEIPT_LATE}" AND TaskQueue = "{task_queue}"', late_nos
     )
 
     again = await demo.run_demo(client, prefix=prefix, now=now)
@@ -162,8 +175,17 @@ async def test_every_phase_and_outcome_then_a_rerun_starts_nothing(
     assert f"started 0 order(s), {len(demo.SCENARIOS)} already existed" in text
     assert "http://localhost:8233" in text
     assert f'{SearchAttribute.ORDER_PHASE} = "{Phase.REHANDLING}"' in text
-    assert f'{SearchAttribute.ORDER_FLAGS} = "{Flag.COMPLETION_LATE}"' in text
+    assert f'{SearchAttribute.ORDER_FLAGS} = "{Flag.RECEIPT_LATE}"' in text
+    assert f'{SearchAttribute.ORDER_PHASE} = "{Phase.RESULT_REVIEW}"' in text
     assert report.orders[0].order_no in text
+    # what only time brings, with the demo order that gets there and when
+    for what, order_no, when, _ in demo.waiting_for_time(again):
+        assert when is not None, what
+        assert f"{what}" in text
+        assert order_no in text
+    for outcome in (Outcome.DISSATISFIED, Outcome.APPEAL_UNANSWERED, Outcome.NO_CALLBACK):
+        assert f"outcome {outcome.value}" in text
+        assert outcome not in {s.outcome for s in statuses.values()}
 
     # the same through the command: it prints the report of the orders that are there already
     monkeypatch.setenv("HOTLINE_TEMPORAL_ADDRESS", dev_server.address)

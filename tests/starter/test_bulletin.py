@@ -11,7 +11,8 @@ from activities.reports.bulletin import Bar, bar_chart, render_html, render_mark
 from activities.reports.models import BulletinData
 from activities.store.stats import bulletin_data
 from domain.assessment import Period
-from tests.support.stats import MARCH, NOW, Db, empty, march
+from domain.privacy import REDACTED
+from tests.support.stats import F_REPORTER, MARCH, NOW, Db, empty, march
 
 __all__ = ["empty", "march"]  # the fixtures, imported for this module
 
@@ -119,12 +120,40 @@ class TestHtml:
         """Headline figures against February, the late units, each dissatisfied note, the ranking."""
         html = render_html(march_data)
         assert "<td>Orders received (dispatched by the city hotline)</td>" in html
-        assert '<td class="n">12</td><td class="n">1</td><td class="n">+11</td>' in html
+        assert '<td class="n">13</td><td class="n">2</td><td class="n">+11</td>' in html
         assert "南开区城市管理委员会" in html
-        for note in ("暖气仍不热", "诉求超出职责范围", "灯还是不亮", "噪音依旧", "还是吵", "没有解决"):
+        for note in ("暖气仍不热", "诉求超出职责范围", "灯还是不亮", "噪音依旧", "还是吵", "仍不达标"):
             assert note in html
         assert "upheld (not counted)" in html
+        assert "<td>moot</td>" in html  # D: satisfied while its appeal waited
         assert '<td class="n">93.00</td>' in html  # district-nankai
+
+    def test_the_new_figures_where_they_belong(self, march_data: BulletinData) -> None:
+        """Dispatch, result review, extensions and appeals in the headlines; the platforms' own steps per
+        platform; the month's appeals beside the dissatisfied orders."""
+        html = render_html(march_data)
+        for label, now, before, change in (
+            ("Orders dispatched to units (first dispatch)", "10", "2", "+8"),
+            ("Results sent back to the units", "1", "0", "+1"),
+            ("Appeals unanswered (no decision within the appeal wait)", "1", "0", "+1"),
+            ("Overdue marks forgiven (extension approved after the deadline)", "1", "0", "+1"),
+        ):
+            cells = "".join(f'<td class="n">{v}</td>' for v in (now, before, change))
+            assert f"<td>{label}</td>{cells}" in html
+        assert "<h3>The platforms' own steps: dispatch and result review</h3>" in html
+        # center: 9 dispatched, median 0.75 h, 1 reminder, 1 escalation, 12 reviewed, 1 late, 1 sent back, 1.0 h
+        center = [9, "0.8 h", 1, 1, 12, 1, 1, "1.0 h"]
+        assert "".join(f'<td class="n">{v}</td>' for v in center) in html
+        assert "Appeals this month: 4 filed; 1 upheld, 1 rejected, 1 unanswered, 1 moot" in html
+        assert "1 pending at the month&#x27;s end" in html
+
+    def test_a_confidential_reporter_never_appears(self, march_data: BulletinData) -> None:
+        """F's reporter's name and phone are in its subject and a callback note: neither page shows them."""
+        name, phone = F_REPORTER
+        for page in (render_html(march_data), render_markdown(march_data)):
+            assert name not in page
+            assert phone not in page
+            assert f"{REDACTED}说暖气仍不热" in page
 
     def test_text_is_escaped(self, march_data: BulletinData) -> None:
         """A callback note is text, never markup."""
@@ -147,7 +176,8 @@ class TestMarkdown:
                 widths = {line.replace("\\|", "").count("|") for line in lines}
                 assert len(widths) == 1, block
         assert "| 南开区城市管理委员会 | 1 | 1 |" in md
-        assert "没有解决" in md
+        assert "仍不达标" in md
+        assert "### The platforms' own steps: dispatch and result review\n" in md
         assert "<svg" not in md
 
     def test_a_pipe_in_a_note_stays_in_its_cell(self, march_data: BulletinData) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from domain.assessment import Figures
 from starter.cli import run
+from starter.cli.reports import FIGURE_LABELS
 from tests.support.stats import MARCH_TOTAL, Db, march
 
 __all__ = ["march"]  # the fixture, imported for this module
@@ -41,6 +42,11 @@ def exit_code(argv: list[str]) -> int:
         return run(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
+
+
+def test_every_figure_has_its_line() -> None:
+    """The table, the CSV header and `Figures` name the same figures, in the table's order."""
+    assert list(FIGURE_LABELS) == list(Figures.model_fields)
 
 
 class TestBadInput:
@@ -130,8 +136,8 @@ class TestAgainstMarch:
         assert by_unit["dept-roads"]["returns"] == "1"
         assert by_unit["district-hexi"]["dissatisfied_excused"] == "1"
         assert by_unit["-"]["received"] == "3"
-        assert by_unit["total"]["received"] == "12"
-        assert by_unit["total"]["median_handling_hours"] == "85.0"
+        assert by_unit["total"]["received"] == "13"
+        assert by_unit["total"]["median_handling_hours"] == "96.0"
 
     def test_stats_table(self, march: Db) -> None:
         """Figures down, groups across, the total last."""
@@ -140,7 +146,7 @@ class TestAgainstMarch:
         lines = r.stdout.splitlines()
         assert lines[0].startswith("2026-03 (2026-03-01..2026-03-31, Asia/Shanghai) by platform")
         assert lines[1].split() == ["figure", "center", "utilities", "total"]
-        assert lines[2].split() == ["received", "(dispatched)", "10", "2", "12"]
+        assert lines[2].split() == ["received", "(dispatched)", "11", "2", "13"]
 
     def test_an_empty_period(self, march: Db) -> None:
         """No orders in the period: exit 0 and a report of zeros."""
