@@ -28,7 +28,7 @@ How lifecycle 2 (issues 10, 11) counts, with no weight changed (so no new versio
 - a **dispatch reminder** is not lateness and counts against nobody.
 
 Versions are bound by month. A new version is needed when the weights change for a month already
-assessed; these rules change none: lifecycle 1 orders keep every figure they had (migration 008
+assessed; these rules change none: lifecycle 1 orders keep every figure they had (migration 010
 derives them as 005 did), and what lifecycle 2 adds (reviews, appeals after re-handling, forgiven
 marks) only happens to orders started after its release, in months not assessed yet.
 """

@@ -79,6 +79,7 @@ from domain.models import (
     Verdict,
     Withdraw,
 )
+from domain.privacy import redact
 from domain.rulebook import Rulebook
 
 #: How far ahead of now a reported instant (a contact, a phone call) may lie: clock skew.
@@ -92,9 +93,6 @@ HANDLING_PHASES: Final = {Phase.IN_HANDLING, Phase.REHANDLING}
 #: The behaviour versions an order can be bound to at start (``docs/rules.md``, "Running orders").
 LIFECYCLE_LEGACY: Final = 1
 LIFECYCLE: Final = 2
-
-#: What replaces a confidential reporter's name or phone in anything sent out.
-REDACTED: Final = "[reporter]"
 
 
 class OrderSnapshot(MachineSnapshot):
@@ -236,19 +234,12 @@ class Order(Machine):
     def _scrub(self, text: str) -> str:
         """A confidential reporter's name and phone never leave in anything sent (Art. 8.2)."""
         r = self.new.reporter
-        if not r.confidential:
-            return text
-        text = self._scrub_name(text)
-        digits = re.sub(r"\D", "", r.phone)
-        if len(digits) >= 5:  # the phone however it is written: spaces, dashes, +86
-            pattern = r"\+?" + r"[\s-]*".join(re.escape(c) for c in digits)
-            text = re.sub(pattern, REDACTED, text)
-        return text
+        return redact(text, r.name, r.phone) if r.confidential else text
 
     def _scrub_name(self, text: str) -> str:
         """What units read of others' words: a confidential reporter's name never (the phone they have)."""
         r = self.new.reporter
-        return text.replace(r.name, REDACTED) if r.confidential else text
+        return redact(text, r.name, "") if r.confidential else text
 
     # receive ---------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ KB_RUN_PREFIX: Final = "kb-"
 _KB_LOCK: Final = 0x4B425355  # "KBSU"
 
 #: One message to the city hotline per entry not reported yet (all, or the one of $1): 报送,
-#: Articles 4.6, 5.4, 6.6, 11. ``009_knowledge_base_hotline.sql`` ran the same for older entries.
+#: Articles 4.6, 5.4, 6.6, 11. ``011_knowledge_base_hotline.sql`` ran the same for older entries.
 _REPORT_SQL: Final = f"""
 INSERT INTO hotline_outbox (run_id, seq, order_no, kind, body, payload, event_at)
 SELECT '{KB_RUN_PREFIX}' || k.id, 0, '-',

@@ -5,7 +5,7 @@ Each version is a record that never changes: who entered it, when, from which so
 in force at an instant is the one whose ``effective_from`` is the latest on or before the instant's
 Asia/Shanghai date; `OrderActivities.load_order_rules` binds it when an order starts (the workflow
 keeps the answer in its history, so the order keeps it for life). Table:
-``activities/store/migrations/008_rulebooks.sql``.
+``activities/store/migrations/009_rulebooks.sql``.
 
 A successor must take effect after the newest stored version, and not before today: the orders
 dispatched since have bound the version in force, so a version can only govern what is still to

@@ -61,7 +61,7 @@ _ORDER: Final[dict[Grouping, list[str]]] = {
     Grouping.CATEGORY: [c.value for c in Category],
 }
 
-#: Every kind of event (migrations 005 and 008), and the figures its counts go to, in the order the
+#: Every kind of event (migrations 005 and 010), and the figures its counts go to, in the order the
 #: events query returns them: (all, on time, late, dissatisfied, excused).
 _EVENT_FIGURES: Final[dict[str, tuple[str | None, ...]]] = {
     "received": ("received", "received_on_time", "received_late", None, None),

@@ -169,9 +169,9 @@ class TestDutiesAndOlderEntries:
             """INSERT INTO kb_submissions (org, kind, title, content, month, submitted_by)
                VALUES ('dept-law', 'hot_topic', '旧条目', '存量', '2026-10-01', '王') RETURNING id"""
         )
-        await db.execute("DELETE FROM schema_migrations WHERE name = '009_knowledge_base_hotline.sql'")
+        await db.execute("DELETE FROM schema_migrations WHERE name = '011_knowledge_base_hotline.sql'")
         async with db.acquire() as conn:
-            assert await apply_migrations(conn) == ["009_knowledge_base_hotline.sql"]
+            assert await apply_migrations(conn) == ["011_knowledge_base_hotline.sql"]
         rows = await messages(db)
         assert [r["run_id"] for r in rows] == [f"kb-{written.id}", f"kb-{old}"]
         by_migration = {r["run_id"]: (r["kind"], r["body"], r["payload"]) for r in rows}

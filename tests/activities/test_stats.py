@@ -480,8 +480,8 @@ class TestFacts:
         report = await statistics(empty.pool, MARCH, now=NOW)
         assert (report.total.received, report.total.received_on_time, report.total.open_now) == (1, 1, 1)
 
-    async def test_migration_008_derives_the_orders_already_recorded(self, empty: Db) -> None:
-        """Migration 008 derives every recorded run again by its rules; a status they cannot read waits in
+    async def test_migration_010_derives_the_orders_already_recorded(self, empty: Db) -> None:
+        """Migration 010 derives every recorded run again by its rules; a status they cannot read waits in
         the backlog instead of failing the migration."""
         acts = OrderActivities(empty.pool)
         good = Story(acts, "TJW", "2026-03-06 09:00")
@@ -499,8 +499,8 @@ class TestFacts:
                 bad.run_id,
             )
             await conn.execute("DELETE FROM order_events; DELETE FROM order_spans")
-            await conn.execute("DELETE FROM schema_migrations WHERE name = '008_statistics_lifecycle2.sql'")
-            assert await apply_migrations(conn) == ["008_statistics_lifecycle2.sql"]
+            await conn.execute("DELETE FROM schema_migrations WHERE name = '010_statistics_lifecycle2.sql'")
+            assert await apply_migrations(conn) == ["010_statistics_lifecycle2.sql"]
             kinds = await conn.fetch("SELECT kind FROM order_events WHERE run_id = $1 ORDER BY kind", good.run_id)
             assert [r["kind"] for r in kinds] == [
                 "assigned",
