@@ -185,6 +185,9 @@ class Machine:
         """Deadline ``key`` reached its end unmet: record it and escalate."""
         raise NotImplementedError
 
+    def _require_room(self, name: str, action: Action) -> None:
+        """Refuse an action that would make the machine outgrow what Temporal carries (none by default)."""
+
     def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         """What a message to the city hotline carries besides ``payload`` (its record's number)."""
         return payload
@@ -249,6 +252,7 @@ class Machine:
         if self.closed:
             raise Rejected(self._closed_refusal(name, now), RefusalKind.CLOSED)
         getattr(self, f"_check_{name}")(action, now)
+        self._require_room(name, action)
         return action
 
     def act(self, name: str, raw: Any, now: datetime) -> bool:

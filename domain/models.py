@@ -29,6 +29,8 @@ MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
 
 ORDER_NO_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 PHONE_PATTERN: Final = r"^\+?[0-9][0-9 -]{2,31}$"
+#: The most items a list in an action may hold (assisting units, appeal materials).
+MAX_LIST: Final = 20
 
 
 class Tier(StrEnum):
@@ -250,7 +252,9 @@ class Propose(Action):
     """`propose`: the platform's proposed handling (拟办意见, Article 6.1)."""
 
     lead_unit: OrgId = Field(description="The unit that leads (Article 9).")
-    assisting_units: list[OrgId] = Field(default_factory=list, description="Units that assist.")
+    assisting_units: list[OrgId] = Field(
+        default_factory=list, max_length=MAX_LIST, description="Units that assist (at most 20)."
+    )
     opinion: Text = Field(description="The proposed handling, in words.")
 
     _check_lead = field_validator("lead_unit")(classmethod(lambda cls, v: _known_org(v)))
@@ -330,7 +334,9 @@ class SubmitResult(UnitAction):
     result: Text = Field(description="What was done.")
     reporter_informed_at: AwareDatetime = Field(description="When the reporter was told the result.")
     appeal_materials: list[Text] = Field(
-        default_factory=list, description="Materials for an appeal, when the unit contests (7.2)."
+        default_factory=list,
+        max_length=MAX_LIST,
+        description="Materials for an appeal, when the unit contests (7.2); at most 20.",
     )
 
 
@@ -364,7 +370,9 @@ class FileAppeal(Action):
     """`file_appeal`: the platform contests a dissatisfied verdict (Articles 5.5, 6.3)."""
 
     reason: Text = Field(description="Why the verdict should not count.")
-    materials: list[Text] = Field(default_factory=list, description="The appeal materials.")
+    materials: list[Text] = Field(
+        default_factory=list, max_length=MAX_LIST, description="The appeal materials (at most 20)."
+    )
 
 
 class ExtensionDecision(Action):

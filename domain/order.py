@@ -90,6 +90,16 @@ SUPERVISOR: Final[dict[Platform, str]] = {Platform.CENTER: "dept-hotline", Platf
 
 HANDLING_PHASES: Final = {Phase.IN_HANDLING, Phase.REHANDLING}
 
+#: The most an order's status may weigh (JSON bytes) after an action of a platform or a unit: a
+#: fourth of Temporal's 2 MB payload limit, since an update's answer and a record share one 4 MB
+#: workflow task. Text of actions beyond it is refused; the city hotline's actions never are (they
+#: close the order). A real order weighs a few tens of kB.
+STATUS_BUDGET: Final = 512 * 1024
+#: The city hotline's actions: never refused for the order's weight; room is kept for them (and for
+#: the timers' entries) below the budget.
+_HOTLINE_ACTIONS: Final = frozenset({"extension_decision", "callback", "appeal_decision", "withdraw"})
+_HOTLINE_ROOM: Final = 64 * 1024
+
 #: The behaviour versions an order can be bound to at start (``docs/rules.md``, "Running orders").
 LIFECYCLE_LEGACY: Final = 1
 LIFECYCLE: Final = 2
@@ -230,6 +240,24 @@ class Order(Machine):
 
     def _hotline_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {"order_no": self.new.order_no, **payload}
+
+    def _require_room(self, name: str, action: Action) -> None:
+        """Lifecycle 2: no action of a platform or a unit may grow the status past `STATUS_BUDGET`.
+
+        A handler app retrying without a `request_id`, or a result sent back and forth, must never
+        make the order too heavy for Temporal to carry (the order would be stuck, or terminated).
+        """
+        if not self.v2 or name in _HOTLINE_ACTIONS:
+            return
+        # an action's words land in the status about twice (its record, and the timeline's entry)
+        weight = len(self.status().model_dump_json().encode()) + 2 * len(action.model_dump_json().encode())
+        if weight > STATUS_BUDGET - _HOTLINE_ROOM:
+            raise Rejected(
+                f"{name} refused: the order would weigh {weight // 1024} kB, over its {STATUS_BUDGET // 1024} kB "
+                "(what Temporal carries safely); allowed: a shorter text or fewer materials, or what the order "
+                "waits for next",
+                RefusalKind.PRECONDITION,
+            )
 
     def _scrub(self, text: str) -> str:
         """A confidential reporter's name and phone never leave in anything sent (Art. 8.2)."""
