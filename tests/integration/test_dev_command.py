@@ -96,8 +96,13 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
             assert json.load(r)["Codec"]["Endpoint"] == codec
         metrics = f"http://localhost:{env['HOTLINE_METRICS_PORT']}/metrics"
         assert metrics in log.read_text(), "the banner names the metrics URL"
-        with urllib.request.urlopen(metrics, timeout=5) as r:
-            assert "temporal_num_pollers" in r.read().decode()
+        for _ in range(300):  # the SDK's gauges appear once the worker polls
+            with urllib.request.urlopen(metrics, timeout=5) as r:
+                text = r.read().decode()
+            if "temporal_num_pollers" in text:
+                break
+            time.sleep(0.1)
+        assert "temporal_num_pollers" in text
         started = subprocess.run(
             [str(BIN / "hotline"), "order", "start", str(order_file)], env=env, capture_output=True, text=True
         )
