@@ -51,6 +51,23 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "`json`, `console`, or `auto` (console on a terminal, JSON otherwise)",
     ),
     "HOTLINE_LOG_LEVEL": ("info", "debug, info, warning, error"),
+    "HOTLINE_MAX_CACHED_WORKFLOWS": (
+        "1000",
+        "worker: workflow runs kept in memory (sticky cache); the rest replay their history on their next task "
+        "(`docs/performance.md`, P2)",
+    ),
+    "HOTLINE_MAX_CONCURRENT_WORKFLOW_TASKS": (
+        "100",
+        "worker: workflow tasks a worker process runs at once (at least 2)",
+    ),
+    "HOTLINE_MAX_CONCURRENT_ACTIVITIES": (
+        "100",
+        "worker: activities (database writes) a worker process runs at once",
+    ),
+    "HOTLINE_DB_POOL_SIZE": (
+        "10",
+        "worker: PostgreSQL connections a worker process keeps at most",
+    ),
 }
 
 
@@ -74,6 +91,10 @@ class Settings:
     gateway_host: str
     log_format: str
     log_level: str
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    db_pool_size: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -91,9 +112,14 @@ class Settings:
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
-                    raise SystemExit(f"{key}={raw!r} is not a port number") from None
+                    raise SystemExit(f"{key}={raw!r} is not a whole number") from None
             elif f.type in ("Path", Path):
                 values[f.name] = Path(raw)
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as `HOTLINE_*` environment variables: what a child process needs to read
+        the same settings with `from_env` (`hotline dev` hands them to its worker processes)."""
+        return {f"HOTLINE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,8 +36,13 @@ async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Clie
     return await connection.connect(settings, keyring=keyring)
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Worker:
-    """The worker for ``task_queue`` with every workflow and activity of the project."""
+def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str, settings: Settings | None = None) -> Worker:
+    """The worker for ``task_queue`` with every workflow and activity of the project.
+
+    Its tuning (cached workflows, concurrent workflow tasks and activities) comes from ``settings``,
+    by default the defaults of `starter.settings.SETTINGS_DOC` (`docs/performance.md` says why).
+    """
+    tuning = settings if settings is not None else Settings.from_env({})
     orders = OrderActivities(pool)
     duties = DutyActivities(pool)
     return Worker(
@@ -54,6 +60,9 @@ def build_worker(client: Client, pool: asyncpg.Pool, *, task_queue: str) -> Work
             duties.monthly_report,
         ],
         graceful_shutdown_timeout=timedelta(seconds=5),
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=max(2, tuning.max_concurrent_workflow_tasks),
+        max_concurrent_activities=tuning.max_concurrent_activities,
     )
 
 
@@ -69,17 +78,21 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, k
         except KeyRingError as err:
             raise SystemExit(f"hotline worker: {err}") from None
     stop = stop or _stop_on_signals()
-    pool = await create_pool(settings.database_url)
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)
         client = await connect(settings, keyring=keyring)
-        worker = build_worker(client, pool, task_queue=settings.task_queue)
+        worker = build_worker(client, pool, task_queue=settings.task_queue, settings=settings)
         log.info(
             "worker.started",
+            pid=os.getpid(),
             task_queue=settings.task_queue,
             temporal=settings.temporal_address,
             codec_key=keyring.newest,
+            max_cached_workflows=settings.max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.max_concurrent_activities,
         )
         async with worker:
             await _recheck_unconfirmed(client)
