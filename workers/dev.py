@@ -213,8 +213,11 @@ class DevStack:
         codec: bool = True,
         durable: bool = True,
         temporal_config: dict[str, str] | None = None,
+        worker_output: Path | None = None,
     ) -> None:
         """Prepare the parts from ``settings`` (data dir, ports, keys); nothing runs before `start`.
+
+        The workers write their logs where this process does, or to ``worker_output``.
 
         Raises:
             StackError: the keys are unusable or a port is taken (the message names the setting).
@@ -256,13 +259,23 @@ class DevStack:
         self.worker_settings = replace(
             settings, temporal_address=self.temporal.address, database_url=self.pg.url, data_dir=self.data
         )
-        self.workers = WorkerProcesses(workers, child_env(self._worker_env()))
+        self.worker_output = worker_output
+        self.workers = WorkerProcesses(workers, child_env(self.process_env()), output=worker_output)
 
-    def _worker_env(self) -> dict[str, str]:
+    def process_env(self, **overrides: str) -> dict[str, str]:
+        """The `HOTLINE_*` variables every process of the stack runs with (its workers, a client),
+        with ``overrides`` (``HOTLINE_MAX_CACHED_WORKFLOWS="500"``, say) over them."""
         env = self.worker_settings.to_env()
         if not self.settings.codec_keys.strip():  # the key file (`dev_keyring` made sure it exists)
             env["HOTLINE_CODEC_KEY_FILE"] = str(key_file_path(self.settings).resolve())
-        return env
+        return {**env, **overrides}
+
+    async def replace_workers(self, count: int, **overrides: str) -> None:
+        """Stop the worker processes and start ``count`` new ones with settings ``overrides``
+        (the benchmarks try cache sizes this way)."""
+        await self.workers.stop()
+        self.workers = WorkerProcesses(count, child_env(self.process_env(**overrides)), output=self.worker_output)
+        await self.workers.start()
 
     async def start(self) -> None:
         """Start every part; on a failure, what started is stopped again.

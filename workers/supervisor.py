@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
@@ -74,6 +75,7 @@ class WorkerProcesses:
         quick_death_seconds: float = QUICK_DEATH_SECONDS,
         backoff_first_seconds: float = BACKOFF_FIRST_SECONDS,
         backoff_max_seconds: float = BACKOFF_MAX_SECONDS,
+        output: Path | None = None,
     ) -> None:
         """Prepare ``count`` slots; nothing runs before `start`.
 
@@ -81,7 +83,10 @@ class WorkerProcesses:
             count: How many worker processes (0: none).
             env: The children's whole environment (the stack's `HOTLINE_*` settings included).
             command: What a child runs; `worker_command()` by default.
+            output: A file the children's output is appended to; by default they write where this
+                process does.
         """
+        self.output = output
         self.env = dict(env)
         self.command = list(command or worker_command())
         self.quick_death_seconds = quick_death_seconds
@@ -154,13 +159,20 @@ class WorkerProcesses:
     # -- inside -------------------------------------------------------------------------------
 
     async def _spawn(self, slot: _Slot) -> None:
-        slot.proc = await asyncio.create_subprocess_exec(
-            *self.command,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the parent only; it stops the children in order
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        out = self.output.open("ab") if self.output is not None else None
+        try:
+            slot.proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,  # Ctrl-C reaches the parent only; it stops the children in order
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        finally:
+            if out is not None:
+                out.close()
         slot.started_at = time.monotonic()
         slot.history.append(slot.proc.pid)
         log.info("worker.spawned", slot=slot.index, pid=slot.proc.pid)
