@@ -193,8 +193,10 @@ async def p2(stack: DevStack, folder: Path, args: argparse.Namespace) -> list[Ro
             assert stack.worker_output is not None
             await wait_for_log(stack.worker_output, f'"max_cached_workflows": {size}')
             await asyncio.sleep(2)
+            # ask more orders than the cache holds: it is full, as after a long life
+            warm_count = min(n, size + size // 5 + 50)
             warm = await run_child(
-                ["bench.drive", "query", "--count", str(n), "--concurrency", "20", "--prefix", prefix],
+                ["bench.drive", "query", "--count", str(warm_count), "--concurrency", "20", "--prefix", prefix],
                 env,
                 log=folder / "drive.log",
                 within_seconds=n + 600,
@@ -204,14 +206,15 @@ async def p2(stack: DevStack, folder: Path, args: argparse.Namespace) -> list[Ro
             rss, peak = rss_mb(pid)
             lat = await _latency(env, folder, prefix, n, k, slices, args.p2_samples)
             print(
-                f"  P2 cache {size}: every order queried in {warm['seconds']:.0f} s; worker RSS {rss:.0f} MB "
+                f"  P2 cache {size}: {warm_count} orders queried in {warm['seconds']:.0f} s; worker RSS {rss:.0f} MB "
                 f"(peak {peak:.0f}); receive p50 {ms(lat['p50'])} p99 {ms(lat['p99'])}",
                 flush=True,
             )
             rows.append(
                 Row(
                     "P2",
-                    f"cache {size}, every one of the {n:,} open orders asked once: worker RSS (peak)",
+                    f"cache {size} filled ({warm_count:,} of the {n:,} open orders asked for their status): "
+                    "worker RSS (peak)",
                     f"{rss:.0f} MB ({peak:.0f} MB)",
                     "",
                     "",
@@ -394,7 +397,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--p1-rounds", type=int, default=2)
     p.add_argument("--p2-orders", type=int, default=10_000)
     p.add_argument("--p2-samples", type=int, default=200)
-    p.add_argument("--cache-sizes", default="250,1000,4000,10000", help="comma-separated")
+    p.add_argument("--cache-sizes", default="250,1000,2500", help="comma-separated")
     p.add_argument("--p4-orders", type=int, default=1_000_000)
     p.add_argument("--quick", action="store_true", help="small sizes, nothing written: to try the harness")
     p.add_argument("--no-write", action="store_true", help="do not write the table into docs/performance.md")
