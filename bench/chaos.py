@@ -38,7 +38,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.store.calendar_data import package_calendar
-from bench.common import ROOT, Machine, own_stack, run_child, scratch, write_section
+from bench.common import ROOT, Machine, own_stack, run_child, sampled_load, scratch, write_section
 from bench.fuzz import payloads
 from bench.happy import STEPS, lead_dispatched_at, message, new_order
 from domain.calendar import SHANGHAI
@@ -571,8 +571,13 @@ RUNS: dict[str, Callable[[DevStack, Path, argparse.Namespace], Awaitable[Verdict
 }
 
 
-async def run(args: argparse.Namespace) -> list[Verdict]:
-    """Every run asked for, on one stack, each within its time bound."""
+async def run(args: argparse.Namespace) -> tuple[list[Verdict], list[float]]:
+    """Every run asked for, on one stack, each within its time bound; and the machine's load meanwhile."""
+    async with sampled_load() as load:
+        return await _run(args), load
+
+
+async def _run(args: argparse.Namespace) -> list[Verdict]:
     folder = scratch("chaos")
     print(f"chaos: stack and logs in {folder}", flush=True)
     verdicts = []
@@ -620,8 +625,8 @@ def main() -> None:
     configure_logging(fmt="console", level="warning")
     machine = Machine.now()
     command = "make chaos" + (f" ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
-    verdicts = asyncio.run(run(args))
-    machine = machine.finished()
+    verdicts, load = asyncio.run(run(args))
+    machine = machine.finished(load)
     lines = [v.line() for v in verdicts]
     print("\n" + "\n".join(lines), flush=True)
     if not (args.quick or args.no_write):

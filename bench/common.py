@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -175,6 +176,8 @@ class Machine:
     load_after: tuple[float, float, float] | None = None
     uptime_before: str = ""
     uptime_after: str = ""
+    #: the 1-minute load average, sampled every `LOAD_EVERY_SECONDS` during the run
+    load_during: tuple[float, ...] = ()
 
     @classmethod
     def now(cls) -> Machine:
@@ -200,9 +203,16 @@ class Machine:
             uptime_before=uptime(),
         )
 
-    def finished(self) -> Machine:
-        """The same machine with its load at the end of the run."""
-        return Machine(**{**self.__dict__, "load_after": os.getloadavg(), "uptime_after": uptime()})
+    def finished(self, load_during: Sequence[float] = ()) -> Machine:
+        """The same machine with its load at the end of the run (and sampled during it)."""
+        return Machine(
+            **{
+                **self.__dict__,
+                "load_after": os.getloadavg(),
+                "uptime_after": uptime(),
+                "load_during": tuple(load_during),
+            }
+        )
 
     def describe(self) -> str:
         """Markdown lines for a report."""
@@ -215,8 +225,38 @@ class Machine:
                 f"- load (1/5/15 min) before: {self.load_before[0]:.2f} {self.load_before[1]:.2f} "
                 f"{self.load_before[2]:.2f}" + (f"; after: {after}" if after else ""),
                 f"- `uptime` before: `{self.uptime_before}`" + (f"; after: `{self.uptime_after}`" if after else ""),
+                *(
+                    [
+                        f"- 1-minute load during the run (every {LOAD_EVERY_SECONDS:.0f} s, the run's own processes "
+                        f"included): min {min(self.load_during):.2f}, "
+                        f"median {statistics.median(self.load_during):.2f}, max {max(self.load_during):.2f}"
+                    ]
+                    if self.load_during
+                    else []
+                ),
             ]
         )
+
+
+LOAD_EVERY_SECONDS = 30.0
+
+
+@contextlib.asynccontextmanager
+async def sampled_load() -> AsyncIterator[list[float]]:
+    """The 1-minute load average every `LOAD_EVERY_SECONDS` while the block runs (a shared machine's
+    other users show here; so do the run's own processes)."""
+    samples: list[float] = [os.getloadavg()[0]]
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(LOAD_EVERY_SECONDS)
+            samples.append(os.getloadavg()[0])
+
+    task = asyncio.create_task(sample())
+    try:
+        yield samples
+    finally:
+        task.cancel()
 
 
 def uptime() -> str:

@@ -32,7 +32,18 @@ from typing import Any
 import asyncpg
 
 from bench.bare import BARE_ORDER
-from bench.common import ROOT, Machine, ms, own_stack, rss_mb, run_child, scratch, wait_for_log, write_section
+from bench.common import (
+    ROOT,
+    Machine,
+    ms,
+    own_stack,
+    rss_mb,
+    run_child,
+    sampled_load,
+    scratch,
+    wait_for_log,
+    write_section,
+)
 from domain.contract import WORK_ORDER
 from workers.dev import DevStack
 from workers.logging import configure as configure_logging
@@ -53,13 +64,17 @@ class Row:
     ratio: str = ""
     goal: str = ""
     verdict: str = ""
+    #: whether a missed goal fails the run (rows of the defaults do; a setting tried for comparison does not)
+    counts: bool = True
 
 
-def verdict(ok: bool | None, by: str = "") -> str:
-    """`met`, `MISSED` (with by how much), or nothing when there is no goal."""
+def verdict(ok: bool | None, by: str = "", *, counts: bool = True) -> str:
+    """`met`, `MISSED` (with by how much), or nothing when there is no goal; a row that does not
+    count (another setting, tried for comparison) says `within` or `over`."""
     if ok is None:
         return ""
-    return "met" + (f" ({by})" if by else "") if ok else "MISSED" + (f" ({by})" if by else "")
+    word = ("met" if ok else "MISSED") if counts else ("within" if ok else "over")
+    return word + (f" ({by})" if by else "")
 
 
 def table(rows: list[Row]) -> str:
@@ -210,19 +225,21 @@ async def p2(stack: DevStack, folder: Path, args: argparse.Namespace) -> list[Ro
                 f"(peak {peak:.0f}); receive p50 {ms(lat['p50'])} p99 {ms(lat['p99'])}",
                 flush=True,
             )
+            default = size == stack.worker_settings.max_cached_workflows
             rows.append(
                 Row(
                     "P2",
-                    f"cache {size} filled ({warm_count:,} of the {n:,} open orders asked for their status): "
-                    "worker RSS (peak)",
+                    f"cache {size}{' (the default)' if default else ''} filled ({warm_count:,} of the {n:,} open "
+                    "orders asked for their status): worker RSS (peak)",
                     f"{rss:.0f} MB ({peak:.0f} MB)",
                     "",
                     "",
                     "≤ 300 MB",
-                    verdict(rss <= 300, f"{rss / 300:.2f}× the goal"),
+                    verdict(rss <= 300, f"{rss / 300:.2f}× the goal", counts=default),
+                    counts=default,
                 )
             )
-            rows.append(_latency_row(lat, f"cache {size}"))
+            rows.append(_latency_row(lat, f"cache {size}", counts=default))
         await stack.replace_workers(1)
     finally:
         await conn.close()
@@ -254,7 +271,7 @@ async def _latency(
     )
 
 
-def _latency_row(lat: dict[str, Any], when: str) -> Row:
+def _latency_row(lat: dict[str, Any], when: str, *, counts: bool = True) -> Row:
     ok = lat["p99"] <= 0.150 and lat["failed"] == 0
     return Row(
         "P2",
@@ -263,7 +280,8 @@ def _latency_row(lat: dict[str, Any], when: str) -> Row:
         f"max {ms(lat['max'] or math.nan)}; answer {lat['answer_bytes'] or 0:,} B",
         "",
         "p99 ≤ 150 ms",
-        verdict(ok, f"{lat['p99'] / 0.150:.2f}× the goal"),
+        verdict(ok, f"{lat['p99'] / 0.150:.2f}× the goal", counts=counts),
+        counts=counts,
     )
 
 
@@ -369,8 +387,13 @@ def _p4_rows(figures: dict[str, Any], failed: str) -> list[Row]:
 # -- the run ------------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> list[Row]:
-    """Every benchmark asked for, in order."""
+async def run(args: argparse.Namespace) -> tuple[list[Row], list[float]]:
+    """Every benchmark asked for, in order; and the machine's load sampled meanwhile."""
+    async with sampled_load() as load:
+        return await _run(args), load
+
+
+async def _run(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     folder = scratch("bench")
     print(f"bench: stacks and logs in {folder}", flush=True)
@@ -397,7 +420,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--p1-rounds", type=int, default=2)
     p.add_argument("--p2-orders", type=int, default=10_000)
     p.add_argument("--p2-samples", type=int, default=200)
-    p.add_argument("--cache-sizes", default="250,1000,2500", help="comma-separated")
+    p.add_argument("--cache-sizes", default="250,500,1000,2500", help="comma-separated")
     p.add_argument("--p4-orders", type=int, default=1_000_000)
     p.add_argument("--quick", action="store_true", help="small sizes, nothing written: to try the harness")
     p.add_argument("--no-write", action="store_true", help="do not write the table into docs/performance.md")
@@ -409,15 +432,15 @@ def main() -> None:
     args = parser().parse_args()
     if args.quick:
         args.p1_orders, args.p1_rounds, args.p2_orders, args.p2_samples = 40, 1, 500, 50
-        args.cache_sizes, args.p4_orders = "100,500", 100_000
+        args.cache_sizes, args.p4_orders = "100,500", 100_000  # 500: the default
     args.only = [x.strip().upper() for x in args.only.split(",")]
     args.cache_sizes = [int(x) for x in str(args.cache_sizes).split(",") if x]
     configure_logging(fmt="console", level="warning")
     machine = Machine.now()
     command = "make bench" + (f" ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
     t0 = time.monotonic()
-    rows = asyncio.run(run(args))
-    machine = machine.finished()
+    rows, load = asyncio.run(run(args))
+    machine = machine.finished(load)
     text = table(rows)
     print("\n" + text + "\n", flush=True)
     minutes = (time.monotonic() - t0) / 60
@@ -434,4 +457,4 @@ def main() -> None:
         write_section(DOC, "bench", body)
         print(f"written to {DOC.relative_to(ROOT)}", flush=True)
     sys.stdout.flush()
-    os._exit(0 if all("MISSED" not in r.verdict for r in rows) else 1)
+    os._exit(0 if all("MISSED" not in r.verdict for r in rows if r.counts) else 1)

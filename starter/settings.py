@@ -52,17 +52,17 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     ),
     "HOTLINE_LOG_LEVEL": ("info", "debug, info, warning, error"),
     "HOTLINE_MAX_CACHED_WORKFLOWS": (
-        "1000",
-        "worker: workflow runs kept in memory (sticky cache); the rest replay their history on their next task "
-        "(`docs/performance.md`, P2)",
+        "500",
+        "worker: order runs kept in memory, about 230 kB each; the others replay their history on their next "
+        "task, about 40 ms (`docs/performance.md`, P2: 500 keeps a worker near 230 MB)",
     ),
     "HOTLINE_MAX_CONCURRENT_WORKFLOW_TASKS": (
         "100",
-        "worker: workflow tasks a worker process runs at once (at least 2)",
+        "worker: workflow tasks a worker process runs at once (at least 2; the SDK's default, measured in P1)",
     ),
     "HOTLINE_MAX_CONCURRENT_ACTIVITIES": (
         "100",
-        "worker: activities (database writes) a worker process runs at once",
+        "worker: activities (database writes) a worker process runs at once (the SDK's default, measured in P1)",
     ),
     "HOTLINE_DB_POOL_SIZE": (
         "10",
