@@ -283,13 +283,18 @@ async def flood(args: argparse.Namespace) -> dict[str, Any]:
     bad = {
         "actor": {"org": "district-hexi", "person": "张科", "role": "handler"},
         "reason": "不属于",
-        "basis": "无" * 500,
+        "basis": "无" * args.basis_chars,
     }
+
+    failed: list[str] = []
 
     async def one(i: int) -> None:
         async with sem:
             payload = {**bad, "request_id": f"flood-{i}"}
-            await calls("signal", lambda: handle.signal(OrderAction.RETURN_ORDER, payload))
+            try:
+                await calls("signal", lambda: handle.signal(OrderAction.RETURN_ORDER, payload))
+            except RuntimeError:
+                failed.append(f"flood-{i}")
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(args.signals)))
@@ -297,6 +302,7 @@ async def flood(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "mode": "flood",
         "signals": args.signals,
+        "failed": len(failed),
         "seconds": seconds,
         "rate": args.signals / seconds,
         "retries": calls.retries,
@@ -325,6 +331,7 @@ def parser() -> argparse.ArgumentParser:
         if mode == "flood":
             m.add_argument("--order", required=True)
             m.add_argument("--signals", type=int, default=20_000)
+            m.add_argument("--basis-chars", type=int, default=500, help="the size of each refused signal's text")
     return p
 
 
