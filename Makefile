@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-data
+.PHONY: run test lint bench chaos clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy domain workflows activities workers starter
+	$(BIN)/mypy domain workflows activities workers starter bench
 
-## bench: benchmarks (not part of make test)
+## bench: every benchmark, one table, written to docs/performance.md (not part of make test; ARGS=--quick to try it)
 bench: $(STAMP)
-	$(BIN)/python -m pytest -m bench -s -p no:cacheprovider
+	$(BIN)/python -m bench $(ARGS)
+
+## chaos: R1-R4, the stack under faults, each with its verdict (not part of make test; ARGS=--quick to try it)
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos $(ARGS)
 
 clean-data:
 	rm -rf .data

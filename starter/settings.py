@@ -17,6 +17,9 @@ from domain.contract import NAMESPACE, TASK_QUEUE, WORK_ORDER
 
 #: The metrics port of `hotline dev` when HOTLINE_METRICS_PORT is empty.
 DEV_METRICS_PORT = 8236
+#: Set by `hotline dev` for its worker processes (not a user's setting): Temporal is the stack's
+#: own server, reached plainly whatever `TEMPORAL_*` configuration the shell holds.
+PLAIN_TEMPORAL = "HOTLINE_TEMPORAL_PLAIN"
 #: What ``HOTLINE_VERSIONING_BEHAVIOR`` may say.
 VERSIONING_BEHAVIORS = ("auto_upgrade", "pinned")
 
@@ -67,7 +70,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HOTLINE_METRICS_PORT": (
         "",
         "port of the Prometheus endpoint `/metrics` of the worker, gateway and codec server (the SDK's and the "
-        f"business's metrics); empty: none (`hotline dev`: {DEV_METRICS_PORT})",
+        f"business's metrics); empty: none (`hotline dev`: {DEV_METRICS_PORT} its own, each worker process one "
+        "port above)",
     ),
     "HOTLINE_METRICS_HOST": ("127.0.0.1", "address the metrics endpoint binds (`0.0.0.0` in a container)"),
     "HOTLINE_OTLP_ENDPOINT": (
@@ -83,6 +87,23 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HOTLINE_VERSIONING_BEHAVIOR": (
         "auto_upgrade",
         "versioned workers: `auto_upgrade` (running orders move to the current version) or `pinned`",
+    ),
+    "HOTLINE_MAX_CACHED_WORKFLOWS": (
+        "500",
+        "worker: order runs kept in memory, about 230 kB each; the others replay their history on their next "
+        "task, about 40 ms (`docs/performance.md`, P2: 500 keeps a worker near 230 MB)",
+    ),
+    "HOTLINE_MAX_CONCURRENT_WORKFLOW_TASKS": (
+        "100",
+        "worker: workflow tasks a worker process runs at once (at least 2; the SDK's default, measured in P1)",
+    ),
+    "HOTLINE_MAX_CONCURRENT_ACTIVITIES": (
+        "100",
+        "worker: activities (database writes) a worker process runs at once (the SDK's default, measured in P1)",
+    ),
+    "HOTLINE_DB_POOL_SIZE": (
+        "10",
+        "worker: PostgreSQL connections a worker process keeps at most",
     ),
 }
 
@@ -107,6 +128,10 @@ class Settings:
     gateway_host: str
     log_format: str
     log_level: str
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    db_pool_size: int
     metrics_port: int | None
     metrics_host: str
     otlp_endpoint: str
@@ -142,7 +167,7 @@ class Settings:
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
-                    raise SystemExit(f"{key}={raw!r} is not a port number") from None
+                    raise SystemExit(f"{key}={raw!r} is not a whole number") from None
             elif f.type in ("Path", Path):
                 values[f.name] = Path(raw)
             else:
@@ -154,7 +179,11 @@ class Settings:
                 f"allowed: {', '.join(VERSIONING_BEHAVIORS)}"
             )
         values["versioning_behavior"] = behavior
-        values["temporal_env"] = tuple(sorted((k, v) for k, v in src.items() if k.startswith("TEMPORAL_")))
+        values["temporal_env"] = (
+            None
+            if src.get(PLAIN_TEMPORAL) == "1"
+            else tuple(sorted((k, v) for k, v in src.items() if k.startswith("TEMPORAL_")))
+        )
         values["explicit"] = frozenset(k for k in SETTINGS_DOC if src.get(k))
         return cls(**values)  # type: ignore[arg-type]
 
@@ -166,3 +195,20 @@ class Settings:
             temporal_env=None,
             explicit=self.explicit | {"HOTLINE_TEMPORAL_ADDRESS", "HOTLINE_NAMESPACE"},
         )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as `HOTLINE_*` environment variables: what a child process needs to read
+        the same settings with `from_env` (`hotline dev` hands them to its worker processes).
+
+        Settings on a local server (`plain_temporal`) say so with ``HOTLINE_TEMPORAL_PLAIN=1``: the
+        child then ignores Temporal's environment configuration as this process does.
+        """
+        env: dict[str, str] = {}
+        for f in fields(self):
+            if not f.metadata.get("env", True):
+                continue
+            value = getattr(self, f.name)
+            env[f"HOTLINE_{f.name.upper()}"] = "" if value is None else str(value)
+        if self.temporal_env is None:
+            env[PLAIN_TEMPORAL] = "1"
+        return env

@@ -8,6 +8,7 @@ when ``HOTLINE_BUILD_ID`` is (`deployment_config`).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -75,10 +76,20 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 
 def build_worker(
-    client: Client, pool: asyncpg.Pool, *, task_queue: str, deployment: WorkerDeploymentConfig | None = None
+    client: Client,
+    pool: asyncpg.Pool,
+    *,
+    task_queue: str,
+    deployment: WorkerDeploymentConfig | None = None,
+    settings: Settings | None = None,
 ) -> Worker:
     """The worker for ``task_queue`` with every workflow and activity of the project (as
-    ``deployment``'s version when given)."""
+    ``deployment``'s version when given).
+
+    Its tuning (cached workflows, concurrent workflow tasks and activities) comes from ``settings``,
+    by default the defaults of `starter.settings.SETTINGS_DOC` (`docs/performance.md` says why).
+    """
+    tuning = settings if settings is not None else Settings.from_env({})
     orders = OrderActivities(pool)
     duties = DutyActivities(pool)
     return Worker(
@@ -97,6 +108,9 @@ def build_worker(
         ],
         graceful_shutdown_timeout=timedelta(seconds=5),
         deployment_config=deployment,
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_workflow_tasks=max(2, tuning.max_concurrent_workflow_tasks),
+        max_concurrent_activities=tuning.max_concurrent_activities,
     )
 
 
@@ -136,7 +150,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, k
     except telemetry.TelemetryError as err:
         raise SystemExit(f"hotline worker: {err}") from None
     stop = stop or _stop_on_signals()
-    pool = await create_pool(settings.database_url)
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     gauges: asyncio.Task[None] | None = None
     try:
         async with pool.acquire() as conn:
@@ -148,15 +162,19 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None, k
             raise SystemExit(f"hotline worker: {err}") from None
         except TemporalConnectError as err:
             raise WorkerStartError(f"hotline worker: {err}") from None
-        worker = build_worker(client, pool, task_queue=settings.task_queue, deployment=deployment)
+        worker = build_worker(client, pool, task_queue=settings.task_queue, deployment=deployment, settings=settings)
         log.info(
             "worker.started",
+            pid=os.getpid(),
             task_queue=settings.task_queue,
             temporal=connection.resolve(settings).describe(),
             codec_key=keyring.newest,
             metrics=telemetry.metrics_url(settings),
             tracing=telemetry.tracing_enabled(),
             version=deployment.version.to_canonical_string() if deployment else None,
+            max_cached_workflows=settings.max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_concurrent_activities=settings.max_concurrent_activities,
         )
         if settings.metrics_port is not None:
             gauges = asyncio.create_task(watch_outboxes(pool, runtime.metric_meter, stop), name="outbox-gauges")

@@ -17,7 +17,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     try:
-        return asyncio.run(dev.run_dev(settings))
+        return asyncio.run(dev.run_dev(settings, workers=args.workers))
     except dev.StackError as err:
         raise CliError(f"hotline dev: {err}") from None
 
@@ -33,6 +33,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _worker_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; allowed: 0 (none) or more")
+    return n
+
+
 def configure(command: str, parser: argparse.ArgumentParser) -> None:
-    """The arguments of `hotline dev` and `hotline worker` (none)."""
+    """The arguments of `hotline dev` (``--workers``) and `hotline worker` (none)."""
+    if command == "dev":
+        parser.add_argument(
+            "--workers",
+            type=_worker_count,
+            default=1,
+            metavar="N",
+            help="worker processes to run and restart when they die (default 1; 0: none, "
+            "so that `hotline worker` processes can run beside it)",
+        )
     parser.set_defaults(func={"dev": cmd_dev, "worker": cmd_worker}[command])

@@ -38,6 +38,7 @@ from domain.contract import ORDER_ID_PREFIX
 from domain.models import NewOrder, OrderStatus
 from domain.order import Order
 from domain.rulebook import rulebook_for
+from tests.support.bench import report
 from workers.pg import EmbeddedPostgres
 
 #: seeding takes most of it (about 5 minutes on 2 cores); the project's default of 300 s is for tests
@@ -421,6 +422,16 @@ async def test_a_month_within_ten_counts(bench_db: tuple[str, asyncpg.Pool, floa
         f"\n  stats year (2025), total          {1000 * t_year:8.1f} ms  = {t_year / t_count:.2f} x count"
         f"  ({whole.total.received:,} received)"
         f"\n  stats year (2025), by unit        {1000 * t_year_unit:8.1f} ms  = {t_year_unit / t_count:.2f} x count"
+    )
+    report(
+        "stats",
+        orders=rows,
+        seeded_seconds=seeded,
+        count=t_count,
+        month=t_month,
+        month_by_unit=t_month_unit,
+        year=t_year,
+        year_by_unit=t_year_unit,
     )
     assert whole.total.received == N
     # every path of the lifecycle-2 statuses reaches its figures

@@ -12,6 +12,7 @@ from activities.store.calendar_data import package_calendar
 from domain.deadlines import completion_deadline, receipt_deadline
 from domain.models import Tier
 from domain.rulebook import rulebook_by_id
+from tests.support.bench import report
 from tests.support.deadlines import loop_deadlines
 
 CST = timezone(timedelta(hours=8))
@@ -52,4 +53,5 @@ def test_deadline_rate() -> None:
         f"{fast_rate:,.0f}/s\nday-by-day chinese_calendar loop: {N_SLOW} orders in "
         f"{slow_s:.2f}s = {slow_rate:,.0f}/s\nspeed-up: {fast_rate / slow_rate:.1f}x"
     )
+    report("deadlines", orders=N_FAST, rate=fast_rate, loop_orders=N_SLOW, loop_rate=slow_rate)
     assert fast_rate >= 5 * slow_rate

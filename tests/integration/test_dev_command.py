@@ -37,16 +37,56 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-def _start_dev(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start_dev(env: dict[str, str], log: Path, *args: str, ready: str = "worker.started") -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen([str(BIN / "hotline"), "dev"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while "worker.started" not in log.read_text(errors="replace"):
+        proc = subprocess.Popen([str(BIN / "hotline"), "dev", *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    _wait_for(log, ready, proc)
+    return proc
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], *, count: int = 1, seconds: float = 90) -> None:
+    """Wait until ``text`` appears ``count`` times in ``log`` while ``proc`` runs."""
+    deadline = time.monotonic() + seconds
+    while log.read_text(errors="replace").count(text) < count:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"hotline dev did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+            raise AssertionError(f"{text!r} never came:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.2)
-    return proc
+
+
+def _events(log: Path, name: str) -> list[dict[str, object]]:
+    """The JSON log lines of event ``name``."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and f'"{name}"' in line:
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return "zombie" not in state
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(tmp_path / "data"),
+        "HOTLINE_PG_PORT": str(free_port()),
+        "HOTLINE_TEMPORAL_PORT": str(free_port()),
+        "HOTLINE_UI_PORT": str(free_port()),
+        "HOTLINE_CODEC_PORT": str(free_port()),
+        "HOTLINE_METRICS_PORT": str(free_port()),
+        "HOTLINE_LOG_FORMAT": "json",
+    }
+    env["HOTLINE_TEMPORAL_ADDRESS"] = f"127.0.0.1:{env['HOTLINE_TEMPORAL_PORT']}"
+    env["HOTLINE_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{env['HOTLINE_PG_PORT']}/hotline"
+    return env
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: signal.Signals) -> float:
@@ -65,19 +105,8 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
     the order reads back.
     """
     data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "HOTLINE_DATA_DIR": str(data),
-        "HOTLINE_PG_PORT": str(free_port()),
-        "HOTLINE_TEMPORAL_PORT": str(free_port()),
-        "HOTLINE_UI_PORT": str(free_port()),
-        "HOTLINE_CODEC_PORT": str(free_port()),
-        "HOTLINE_METRICS_PORT": str(free_port()),
-        "HOTLINE_LOG_FORMAT": "json",
-    }
+    env = _env(tmp_path)
     env.pop("HOTLINE_CODEC_KEYS", None)
-    env["HOTLINE_TEMPORAL_ADDRESS"] = f"127.0.0.1:{env['HOTLINE_TEMPORAL_PORT']}"
-    env["HOTLINE_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{env['HOTLINE_PG_PORT']}/hotline"
     log = tmp_path / "dev.log"
     order_file = tmp_path / "order.json"
     order_file.write_text(json.dumps(new_order("DEV1")), encoding="utf-8")
@@ -95,10 +124,19 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{env['HOTLINE_UI_PORT']}/api/v1/settings", timeout=5) as r:
             assert json.load(r)["Codec"]["Endpoint"] == codec
         metrics = f"http://localhost:{env['HOTLINE_METRICS_PORT']}/metrics"
-        assert metrics in log.read_text(), "the banner names the metrics URL"
+        worker_metrics = f"http://localhost:{int(env['HOTLINE_METRICS_PORT']) + 1}/metrics"
+        assert metrics in log.read_text(), "the banner names the stack's metrics URL"
+        assert worker_metrics in log.read_text(), "and the worker's, one port above"
+        with urllib.request.urlopen(metrics, timeout=5) as r:
+            assert r.status == 200
+        text = ""
         for _ in range(300):  # the SDK's gauges appear once the worker polls
-            with urllib.request.urlopen(metrics, timeout=5) as r:
-                text = r.read().decode()
+            try:
+                with urllib.request.urlopen(worker_metrics, timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:  # the worker process is still starting
+                time.sleep(0.1)
+                continue
             if "temporal_num_pollers" in text:
                 break
             time.sleep(0.1)
@@ -108,11 +146,30 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
         )
         assert started.returncode == 0, started.stderr
         assert _processes_mentioning(str(data)), "the stack's children should be running"
+
+        # the worker is a child process of its own: killed, it is started again and works on
+        [first] = [int(str(e["pid"])) for e in _events(log, "worker.spawned")]
+        os.kill(first, signal.SIGKILL)
+        _wait_for(log, '"worker.restarted"', proc, seconds=30)
+        _wait_for(log, '"worker.started"', proc, count=2, seconds=60)
+        [died] = _events(log, "worker.died")
+        assert died["pid"] == first
+        assert died["signal"] == "SIGKILL"
+        [restarted] = _events(log, "worker.restarted")
+        second = int(str(restarted["pid"]))
+        assert second != first
+        assert _alive(second)
+        assert not _alive(first)
+        shown = subprocess.run(
+            [str(BIN / "hotline"), "order", "show", "DEV1", "--json"], env=env, capture_output=True, text=True
+        )
+        assert shown.returncode == 0, shown.stderr
     finally:
         seconds = _stop(proc, signal.SIGINT)
     assert proc.returncode == 0, log.read_text()[-2000:]
     assert seconds < 15
     assert _processes_mentioning(str(data)) == []
+    assert not _alive(second)
 
     proc = _start_dev(env, tmp_path / "dev2.log")
     try:
@@ -126,6 +183,41 @@ def test_dev_stack_stops_clean_and_keeps_orders(tmp_path: Path) -> None:
         seconds = _stop(proc, signal.SIGTERM)
     assert seconds < 15
     assert _processes_mentioning(str(data)) == []
+
+
+@pytest.mark.integration
+def test_dev_without_workers_works_with_a_worker_beside_it(tmp_path: Path) -> None:
+    """`hotline dev --workers 0` runs no worker; a `hotline worker` started beside it does the work."""
+    env = _env(tmp_path)
+    log = tmp_path / "dev.log"
+    order_file = tmp_path / "order.json"
+    order_file.write_text(json.dumps(new_order("DEV0")), encoding="utf-8")
+    proc = _start_dev(env, log, "--workers", "0", ready='"dev.ready"')
+    side: subprocess.Popen[bytes] | None = None
+    try:
+        assert _events(log, "worker.spawned") == []
+        [ready] = _events(log, "dev.ready")
+        assert ready["workers"] == 0
+        side_log = tmp_path / "worker.log"
+        with side_log.open("ab") as out:
+            side_env = {**env, "HOTLINE_METRICS_PORT": str(free_port())}  # the stack's port is the dev process's
+            side = subprocess.Popen(
+                [str(BIN / "hotline"), "worker"], env=side_env, stdout=out, stderr=subprocess.STDOUT
+            )
+        _wait_for(side_log, '"worker.started"', side, seconds=60)
+        started = subprocess.run(
+            [str(BIN / "hotline"), "order", "start", str(order_file)], env=env, capture_output=True, text=True
+        )
+        assert started.returncode == 0, started.stderr
+        _wait_for(side_log, '"order.recorded"', side, seconds=60)
+    finally:
+        if side is not None:
+            side.send_signal(signal.SIGTERM)
+            side.wait(30)
+        seconds = _stop(proc, signal.SIGINT)
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    assert seconds < 15
+    assert _processes_mentioning(str(tmp_path / "data")) == []
 
 
 @pytest.mark.integration

@@ -308,6 +308,26 @@ class TestValidation:
         assert r.json()["detail"][0]["loc"] == ["body", "lead_unit"]
         assert await gw.snapshot(no) == before
 
+    async def test_a_body_past_one_mebibyte_is_413_and_reaches_no_order(self, gw: Gateway, pool: asyncpg.Pool) -> None:
+        """A handler app flooding big bodies (issue 12: they would land in the order's history as
+        signals) is refused before Temporal, declared length or not; the refusal is audited."""
+        no = await gw.in_handling(assisting=["district-hexi"])
+        before = await gw.snapshot(no)
+        big = {"reason": "不属于", "basis": "无" * 400_000, "person": "张工"}  # 1.2 MB of UTF-8
+        r = await gw.post("district-hexi", f"/orders/{no}/actions/return_order", big)
+        assert r.status_code == 413
+        assert r.json()["detail"].endswith("bytes or more; at most 1,048,576 are allowed")
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+            for _ in range(20):
+                yield b" " * 100_000
+
+        r = await gw.http.post(f"/orders/{no}/actions/contribute", content=chunks(), headers=gw.auth("district-hexi"))
+        assert r.status_code == 413
+        assert await gw.snapshot(no) == before
+        audit = await _audit(pool, no)
+        assert [a["status_code"] for a in audit[-2:]] == [413, 413]
+
     async def test_an_actor_in_the_body_is_refused(self, gw: Gateway) -> None:
         """The actor comes from the token: a body naming one is 422 naming `actor`."""
         no = await gw.in_handling(assisting=["district-hexi"])

@@ -18,6 +18,7 @@ import pytest
 from activities.store import calendar_store, rulebooks
 from activities.store.db import apply_migrations
 from domain.models import Tier
+from tests.support.bench import report
 from tests.support.deadlines import WORKED_EXAMPLES, loop_deadlines
 
 ROOT = Path(__file__).parents[2]
@@ -256,4 +257,5 @@ def test_batch_rate() -> None:
         f"\nhotline deadlines --batch: {len(lines)} orders in {took:.2f}s = {rate:,.0f}/s (process start included); "
         f"day-by-day loop over chinese_calendar: {loop_rate:,.0f}/s; ratio {rate / loop_rate:.1f}x"
     )
+    report("deadlines_batch", orders=len(lines), rate=rate, loop_orders=len(sample), loop_rate=loop_rate)
     assert rate >= 5 * loop_rate
