@@ -344,21 +344,35 @@ async def _histories(client: Client, order_no: str) -> list[Any]:
     ]
 
 
-#: A workflow task "failure" that is the server's doing by design: it refuses a completion that closes the
-#: run (continue-as-new) while new signals wait, and hands the workflow a new task at once to take them.
-BENIGN_CAUSES = frozenset({"unhandled_command"})
+#: Workflow task "failures" that are the server's doing by design, the run going on:
+#: - ``unhandled_command``: it refuses a completion that closes the run (continue-as-new) while new
+#:   signals wait, and hands the workflow a new task at once to take them;
+#: - ``force_close_command`` in a run that was neither terminated nor timed out: more signals arrived
+#:   during one task than the server buffers (``history.maximumBufferedEventsBatch``, 100), so it
+#:   fails that task to write them and schedules a new one (a run it does close, terminated for a
+#:   history past its limits, say, counts as a real failure).
+BENIGN_CAUSES = frozenset({"unhandled_command", "force_close_command"})
+_FORCED_ENDS = frozenset(
+    {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT}
+)
 
 
 def _task_failures(histories: list[Any]) -> Counter[str]:
-    """Workflow task failures in ``histories`` by cause (the server's refusals by design apart)."""
-    return Counter(
-        WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)
-        .removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
-        .lower()
-        for h in histories
-        for e in h.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-    )
+    """Workflow task failures in ``histories`` by cause; a run the server force-closed says so as
+    ``force_close_command (run closed)``, which is never benign."""
+    causes: Counter[str] = Counter()
+    for h in histories:
+        forced_end = bool(h.events) and h.events[-1].event_type in _FORCED_ENDS
+        for e in h.events:
+            if e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                continue
+            cause = (
+                WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)
+                .removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
+                .lower()
+            )
+            causes[f"{cause} (run closed)" if forced_end and cause == "force_close_command" else cause] += 1
+    return causes
 
 
 def _real_failures(causes: Counter[str]) -> int:
