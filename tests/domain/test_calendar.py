@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from activities.store.calendar_data import package_calendar, package_years
+from domain import deadlines
 from domain.calendar import BusinessCalendar, CalendarYear
 from domain.errors import CalendarError, InvalidInstant
 
@@ -252,3 +253,27 @@ class TestConstruction:
             (D("2025-10-06"), D("2025-10-06"), "Mid-autumn Festival"),
             (D("2025-10-07"), D("2025-10-08"), "National Day"),
         ]
+
+
+class TestSharedCalendars:
+    """Issue 12: a calendar built per order kept every order's tables alive in the deadline caches
+    (keyed by calendar, hashed by identity) and no order ever hit another's entries."""
+
+    def test_orders_loading_the_same_years_share_one_calendar_and_its_cache_entries(self) -> None:
+        years = package_years()
+        first = BusinessCalendar.shared(years)
+        again = BusinessCalendar.shared([CalendarYear.model_validate(y.model_dump()) for y in reversed(years)])
+        assert again is first, "the same content, in any order, must give the same calendar"
+        deadlines._after_the_wait.cache_clear()
+        saturday = date(2026, 11, 28)
+        args = (time(9), 5, saturday, False)
+        deadlines._after_the_wait(first, *args)
+        deadlines._after_the_wait(again, *args)
+        assert deadlines._after_the_wait.cache_info().hits == 1
+
+    def test_another_content_is_another_calendar(self) -> None:
+        years = package_years()
+        first = BusinessCalendar.shared(years)
+        fewer = BusinessCalendar.shared(years[:-1])
+        assert fewer is not first
+        assert BusinessCalendar.shared(years[:-1]) is fewer
