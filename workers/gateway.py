@@ -484,6 +484,18 @@ async def _temporal(call: Awaitable[T]) -> T:
         if err.status in _UNAVAILABLE:
             log.error("gateway.temporal_unavailable", status=err.status.name)
             raise _refuse(503, "Temporal does not answer now; nothing was changed; try again later") from None
+        if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # e.g. more than 10 updates in flight at one order
+            log.warning("gateway.temporal_busy", message=str(err)[:200])
+            raise HTTPException(
+                status_code=429,
+                detail="too many requests at once for Temporal (at this order or in all); nothing was changed; "
+                "try again in a moment",
+                headers={"Retry-After": "1"},
+            ) from None
+        if "update was aborted" in str(err):  # the server dropped it before the order saw it
+            raise _refuse(
+                503, "Temporal dropped the action before the order saw it; nothing was changed; try again"
+            ) from None
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise _refuse(503, "Temporal did not answer in time; the action may not have been taken") from None

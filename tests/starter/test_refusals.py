@@ -7,11 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import REFUSAL_TYPES, RefusalKind
 from starter.client import refusal
 from starter.errors import FALLBACK_KIND, ActionRefused, refusal_kind
-from workers.gateway import _refused_by_order
+from workers.gateway import _refused_by_order, _temporal
 
 #: The gateway's answer to each kind (docs/gateway.md).
 STATUS: dict[RefusalKind, int] = {
@@ -77,3 +78,30 @@ def test_the_gateway_answers_by_kind_alone(kind: RefusalKind) -> None:
     else:
         assert isinstance(answer, HTTPException)
         assert (answer.status_code, answer.detail) == (STATUS[kind], words)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+            "limit on number of concurrent in-flight updates has been reached (10)",
+            429,
+        ),
+        (RPCStatusCode.NOT_FOUND, "workflow update was aborted", 503),
+        (RPCStatusCode.UNAVAILABLE, "connection refused", 503),
+    ],
+)
+async def test_temporal_turning_an_action_away_is_try_again(status: RPCStatusCode, message: str, code: int) -> None:
+    """Issue 12 (found by make chaos R3): the server's own refusals before the order saw the action
+    are "nothing was changed; try again", never a 500."""
+
+    async def call() -> None:
+        raise RPCError(message, status, b"")
+
+    with pytest.raises(HTTPException) as caught:
+        await _temporal(call())
+    assert caught.value.status_code == code
+    assert "nothing was changed" in str(caught.value.detail)
+    if code == 429:
+        assert caught.value.headers == {"Retry-After": "1"}
