@@ -36,7 +36,7 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.store.calendar_data import package_calendar
 from bench.common import ROOT, Machine, own_stack, run_child, sampled_load, scratch, write_section
@@ -50,6 +50,7 @@ from domain.models import NewOrder, OrderStatus
 from domain.order import LIFECYCLE, Order
 from domain.rulebook import rulebook_for
 from starter import connection
+from starter.errors import turned_away
 from workers.dev import DevStack
 from workers.logging import configure as configure_logging
 
@@ -376,13 +377,6 @@ def _task_failures(histories: list[Any]) -> Counter[str]:
     return causes
 
 
-def _turned_away(err: RPCError) -> bool:
-    """The server refused the call before the workflow saw it, and says to try again: too many
-    updates in flight at one order (`limit.workflowExecution.maxInFlightUpdates`), or an update it
-    aborted (its state reloaded)."""
-    return err.status == RPCStatusCode.RESOURCE_EXHAUSTED or "update was aborted" in str(err)
-
-
 def _real_failures(causes: Counter[str]) -> int:
     return sum(n for cause, n in causes.items() if cause not in BENIGN_CAUSES)
 
@@ -424,22 +418,22 @@ async def r3(stack: DevStack, folder: Path, args: argparse.Namespace) -> Verdict
             break
     verdict.check(len(chosen) == args.payloads, f"only {len(chosen)} payloads the rules refuse were generated")
     refused = 0
-    turned_away = 0
+    resent = 0
     wrong: list[str] = []
     sem = asyncio.Semaphore(args.concurrency)
 
     async def update(target: Target, name: str, payload: Any) -> None:
         """The update, sent again (as any client would) while the server turns it away before the
         workflow sees it: more than its 10 updates in flight at one order, or an update it aborted."""
-        nonlocal turned_away
+        nonlocal resent
         for attempt in range(30):
             try:
                 await target.handle.execute_update(name, payload)
                 return
             except RPCError as err:
-                if attempt == 29 or not _turned_away(err):
+                if attempt == 29 or not turned_away(err):
                     raise
-                turned_away += 1
+                resent += 1
                 await asyncio.sleep(0.05 * (attempt + 1))
 
     async def send(target: Target, name: str, way: str, payload: Any) -> None:
@@ -491,7 +485,7 @@ async def r3(stack: DevStack, folder: Path, args: argparse.Namespace) -> Verdict
     verdict.figures.update(
         {
             "refused updates": f"{refused:,}/{len(chosen):,}",
-            "updates turned away by the server and sent again": f"{turned_away:,}",
+            "updates turned away by the server and sent again": f"{resent:,}",
             "refused signals": f"{sum(t.signals for t in targets):,}",
             "workflow task failures": failures + logged,
             "runs": len(histories),

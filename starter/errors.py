@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from temporalio.service import RPCError, RPCStatusCode
+
 from domain.contract import order_workflow_id
 from domain.errors import REFUSAL_TYPES, RefusalKind
 
@@ -27,6 +29,22 @@ def refusal_kind(error_type: str | None) -> RefusalKind:
     if error_type in REFUSAL_TYPES:
         return RefusalKind(error_type)
     return _LEGACY_TYPES.get(error_type or "", FALLBACK_KIND)
+
+
+def busy(err: RPCError) -> bool:
+    """Temporal turned the call away because it is busy: too many requests at once, e.g. more than
+    its 10 updates in flight at one order (`limit.workflowExecution.maxInFlightUpdates`)."""
+    return err.status == RPCStatusCode.RESOURCE_EXHAUSTED
+
+
+def dropped(err: RPCError) -> bool:
+    """Temporal aborted an update before the order saw it (its state reloaded, say)."""
+    return "update was aborted" in str(err)
+
+
+def turned_away(err: RPCError) -> bool:
+    """The order never saw the call and nothing was changed: a client should send it again."""
+    return busy(err) or dropped(err)
 
 
 class TemporalUnreachable(Exception):

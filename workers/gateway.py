@@ -86,6 +86,7 @@ from domain.models import (
 )
 from starter import telemetry
 from starter.client import ActionRefused, HotlineClient, OrderAlreadyRunning, OrderNotFound
+from starter.errors import busy, dropped
 from starter.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -484,7 +485,7 @@ async def _temporal(call: Awaitable[T]) -> T:
         if err.status in _UNAVAILABLE:
             log.error("gateway.temporal_unavailable", status=err.status.name)
             raise _refuse(503, "Temporal does not answer now; nothing was changed; try again later") from None
-        if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:  # e.g. more than 10 updates in flight at one order
+        if busy(err):  # e.g. more than 10 updates in flight at one order
             log.warning("gateway.temporal_busy", message=str(err)[:200])
             raise HTTPException(
                 status_code=429,
@@ -492,7 +493,7 @@ async def _temporal(call: Awaitable[T]) -> T:
                 "try again in a moment",
                 headers={"Retry-After": "1"},
             ) from None
-        if "update was aborted" in str(err):  # the server dropped it before the order saw it
+        if dropped(err):
             raise _refuse(
                 503, "Temporal dropped the action before the order saw it; nothing was changed; try again"
             ) from None
